@@ -81,7 +81,8 @@ export function decodeV2(bytes: Uint8Array): DecodeResult {
   if (walk.crcValueOffset !== null) {
     const at = V2_PREFIX_LENGTH + tlvStart + walk.crcValueOffset;
     const received = new DataView(header.buffer, header.byteOffset + at, 4).getUint32(0);
-    const zeroed = header.slice();
+    // A copy: Buffer's slice() would share memory and zero the caller's bytes.
+    const zeroed = Uint8Array.from(header);
     zeroed.fill(0, at, at + 4);
     const computed = crc32c(zeroed);
     if (computed !== received) {

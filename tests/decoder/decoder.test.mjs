@@ -168,6 +168,14 @@ test('v2: the header length is where the payload starts; payload bytes are not T
   assert.deepEqual(header.tlvs, []);
 });
 
+test('v2: decoding never modifies the caller\'s bytes, also when they are a Buffer', () => {
+  const original = hex(`${SIG} 21 11 0013 01020304 05060708 162e 0050 03 0004 6a0e9e74`);
+  const buffer = Buffer.from(original);
+  decodeComplete(buffer);
+  assert.deepEqual(Uint8Array.from(buffer), original);
+  decodeComplete(buffer); // and the CRC still verifies the second time
+});
+
 test('v2: the maximum header (16 + 65535 bytes) decodes', () => {
   // TCP4 block (12) + one NOOP of 65520 value bytes (3 + 65520) = 65535.
   const bytes = concat(hex(`${SIG} 21 11 ffff 01020304 05060708 0001 0002 04 fff0`), new Uint8Array(0xfff0));

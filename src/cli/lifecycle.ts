@@ -1,0 +1,67 @@
+// Long-running subcommands (proxy, inspect) run until SIGINT or SIGTERM,
+// then close their server and open sockets and return exit code 0.
+
+import type { Server, Socket } from 'node:net';
+import { RunError, showHostPort } from './args.js';
+
+/** Resolves with the signal's name the first time SIGINT or SIGTERM arrives. */
+export function stopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+/** Listens, turning EADDRINUSE and friends into one RunError line. */
+export function listen(server: Server, host: string, port: number, command: string): Promise<{ host: string; port: number }> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      const why = error.code === 'EADDRINUSE' ? 'address already in use'
+        : error.code === 'EADDRNOTAVAIL' ? 'address not available on this machine'
+        : error.code === 'EACCES' ? 'permission denied'
+        : error.message;
+      reject(new RunError(`${command}: cannot listen on ${showHostPort(host, port)}: ${why}`));
+    };
+    server.once('error', onError);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', onError);
+      const address = server.address();
+      if (address === null || typeof address === 'string') {
+        resolve({ host, port });
+      } else {
+        resolve({ host: address.address, port: address.port });
+      }
+    });
+  });
+}
+
+/** Tracks a server's sockets so that stopping can end them all. */
+export class SocketSet {
+  private readonly sockets = new Set<Socket>();
+
+  add(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  get size(): number {
+    return this.sockets.size;
+  }
+
+  destroyAll(): void {
+    for (const socket of this.sockets) socket.destroy();
+  }
+}
+
+/** Closes the server and every tracked socket. */
+export function closeServer(server: Server, sockets: SocketSet): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    sockets.destroyAll();
+  });
+}

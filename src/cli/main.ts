@@ -1,0 +1,47 @@
+// `ppv2-wasm`: the command-line entry (bin/ppv2-wasm.js calls main). Each
+// subcommand lives in its own file; this one only dispatches and turns
+// errors into one line and an exit code.
+
+import { RunError, UsageError } from './args.js';
+import { inspectCommand } from './inspect.js';
+
+const HELP = `Usage: ppv2-wasm <command> [options]
+
+Commands:
+  inspect   a backend that requires a PROXY header and prints it decoded, one JSON line per connection
+
+Run "ppv2-wasm <command> --help" for a command's options.`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  inspect: inspectCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(HELP);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`ppv2-wasm: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')}; see ppv2-wasm --help)`);
+    return 2;
+  }
+  try {
+    return await command(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`ppv2-wasm: ${error.message} (see ppv2-wasm ${name} --help)`);
+      return 2;
+    }
+    if (error instanceof RunError) {
+      console.error(`ppv2-wasm: ${error.message}`);
+      return 1;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`ppv2-wasm ${name}: unexpected error: ${message.split('\n')[0]}`);
+    return 1;
+  }
+}
