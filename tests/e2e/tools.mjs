@@ -1,0 +1,34 @@
+// The Debian tools the e2e tests drive. Under CI=true a missing tool fails
+// the test (.ci/run installs them); elsewhere the test is skipped with a
+// message that says how to install it.
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import assert from 'node:assert/strict';
+
+export const DEBIAN_PACKAGE = { haproxy: 'haproxy', nginx: 'nginx', tshark: 'tshark', text2pcap: 'wireshark-common' };
+
+/** Absolute path of an executable on PATH (plus the sbin folders where Debian puts daemons), or null. */
+export function findTool(name) {
+  const folders = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/local/sbin'];
+  for (const folder of folders) {
+    if (!folder) continue;
+    const candidate = join(folder, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/** The tool's path; or fails (CI) / skips (elsewhere) the test `t` and returns null. */
+export function requireTool(t, name) {
+  const path = findTool(name);
+  if (path) return path;
+  const install = `apt-get install -y ${DEBIAN_PACKAGE[name] ?? name}`;
+  if (process.env.CI === 'true') assert.fail(`${name} is not installed, and CI=true makes that a failure (install it: ${install})`);
+  t.skip(`${name} is not installed (install it: ${install})`);
+  return null;
+}
