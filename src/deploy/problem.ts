@@ -1,0 +1,28 @@
+// One finding of a validator: where (a path of keys and indices inside the
+// document) and what. Formatting adds the file and, when known, the line.
+export type PathSegment = string | number;
+
+export interface Problem {
+  path: PathSegment[];
+  message: string;
+  /** 1-based line in the source file, filled in by the caller that has the YAML source. */
+  line?: number;
+  /** 0-based document index in a multi-document YAML file. */
+  doc?: number;
+}
+
+export function formatPath(path: readonly PathSegment[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z_@][\w@-]*$/.test(seg)) out += out === '' ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out === '' ? '(document)' : out;
+}
+
+export function formatProblem(file: string, p: Problem): string {
+  const where = p.line !== undefined ? `${file}:${p.line}` : file;
+  const doc = p.doc !== undefined && p.doc > 0 ? ` (document ${p.doc + 1})` : '';
+  return `${where}${doc}: ${formatPath(p.path)}: ${p.message}`;
+}
