@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+// `npm run start:envoy [-- --config envoy/envoy-tls.yaml] [-- --plugin-config FILE.json]`:
+// the `inspect` backend on 127.0.0.1:9000 plus Envoy on the chosen bootstrap,
+// through func-e (which honours .envoy-version) or an envoy binary on PATH.
+// Ctrl-C stops both. Without func-e or envoy it says how to install func-e
+// and exits 1.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const USAGE = `usage: npm run start:envoy [-- --config FILE] [--plugin-config FILE.json] [--backend HOST:PORT] [--no-backend]
+  --config FILE           Envoy bootstrap (default envoy/envoy.yaml)
+  --plugin-config FILE    run the wasm filters with this plugin configuration JSON (e.g. envoy/plugin-configs/tlvs-from-connection.json)
+  --backend HOST:PORT     where the inspect backend listens and Envoy's "backend" cluster points (default 127.0.0.1:9000)
+  --no-backend            do not start the inspect backend (bring your own at the backend address)`;
+
+function fail(message, code = 1) {
+  console.error(`start:envoy: ${message}`);
+  process.exit(code);
+}
+
+const opts = { config: 'envoy/envoy.yaml', pluginConfig: undefined, backend: '127.0.0.1:9000', startBackend: true };
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i];
+  const v = argv[i + 1];
+  if ((a === '--config' || a === '-c') && v) (opts.config = v), i++;
+  else if (a === '--plugin-config' && v) (opts.pluginConfig = v), i++;
+  else if (a === '--backend' && v) (opts.backend = v), i++;
+  else if (a === '--no-backend') opts.startBackend = false;
+  else if (a === '-h' || a === '--help') {
+    console.log(USAGE);
+    process.exit(0);
+  } else fail(`unknown or incomplete option ${a}\n${USAGE}`, 2);
+}
+
+const launcherPath = path.join(root, 'dist', 'deploy', 'envoy-launcher.js');
+if (!fs.existsSync(launcherPath)) fail('dist/ is missing: run npm run build first');
+const { findEnvoy, renderBootstrap, stopChild, FUNC_E_INSTALL_HELP } = await import(launcherPath);
+
+const envoy = findEnvoy(process.env);
+if (!envoy) fail(`cannot run Envoy.\n${FUNC_E_INSTALL_HELP}`);
+if (!fs.existsSync(path.join(root, 'build', 'ppv2.wasm'))) fail('build/ppv2.wasm is missing: run npm run build first');
+if (!fs.existsSync(path.resolve(root, opts.config))) fail(`no such bootstrap: ${opts.config}`);
+
+const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(opts.backend);
+if (!m) fail(`--backend must be HOST:PORT, got ${JSON.stringify(opts.backend)}`, 2);
+const backend = { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+
+let template = fs.readFileSync(path.resolve(root, opts.config), 'utf8');
+if (template.includes('build/test-certs/') && !fs.existsSync(path.join(root, 'build', 'test-certs', 'server.crt'))) {
+  console.error('start:envoy: making TEST-ONLY certificates in build/test-certs/');
+  const r = spawnSync('sh', [path.join(root, 'scripts', 'make-test-certs.sh'), 'build/test-certs'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) fail('could not make the test certificates');
+}
+
+// The shipped bootstraps are used as they are unless something is overridden.
+let configFile = opts.config;
+const overrides = {};
+if (opts.pluginConfig) {
+  const text = fs.readFileSync(path.resolve(root, opts.pluginConfig), 'utf8');
+  try {
+    JSON.parse(text);
+  } catch (err) {
+    fail(`${opts.pluginConfig} is not JSON: ${err.message}`);
+  }
+  overrides.pluginConfiguration = text;
+}
+if (opts.backend !== '127.0.0.1:9000') overrides.backend = backend;
+if (Object.keys(overrides).length > 0) {
+  configFile = path.join('build', 'envoy-bootstrap.yaml');
+  fs.writeFileSync(path.join(root, configFile), renderBootstrap(template, overrides));
+  console.error(`start:envoy: wrote ${configFile} from ${opts.config}`);
+}
+
+const children = [];
+let stopping = false;
+async function stopAll(code) {
+  if (stopping) return;
+  stopping = true;
+  await Promise.all(children.map((c) => stopChild(c)));
+  process.exit(code);
+}
+process.on('SIGINT', () => stopAll(130));
+process.on('SIGTERM', () => stopAll(143));
+
+if (opts.startBackend) {
+  const inspect = spawn(process.execPath, [path.join(root, 'bin', 'ppv2-wasm.js'), 'inspect', '--listen', opts.backend], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    detached: true,
+  });
+  children.push(inspect);
+  inspect.on('exit', (code, signal) => {
+    if (!stopping) {
+      console.error(`start:envoy: the inspect backend stopped (${signal ?? code})`);
+      stopAll(1);
+    }
+  });
+}
+
+console.error(`start:envoy: ${envoy.via === 'func-e' ? 'func-e run' : envoy.command} -c ${configFile}`);
+const proc = spawn(envoy.command, [...envoy.prefix, '-c', configFile], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+children.push(proc);
+proc.on('error', (err) => {
+  console.error(`start:envoy: could not start ${envoy.command}: ${err.message}`);
+  stopAll(1);
+});
+proc.on('exit', (code, signal) => {
+  if (stopping) return;
+  console.error(`start:envoy: envoy stopped (${signal ?? code})`);
+  stopAll(code ?? 1);
+});
+
+const tls = template.includes('DownstreamTlsContext');
+console.error(`start:envoy: once Envoy is up, try
+  ${tls ? 'echo hello | openssl s_client -quiet -connect 127.0.0.1:10443 -servername demo.ppv2.test -CAfile build/test-certs/ca.crt -cert build/test-certs/client.crt -key build/test-certs/client.key' : "printf 'hello\\n' | nc -q1 127.0.0.1 10000"}
+  curl -s 'http://127.0.0.1:9901/stats?filter=wasmcustom'     (counters are flushed every second)
+Ctrl-C stops Envoy and the backend.`);

@@ -1,0 +1,97 @@
+// `npm run image`: writes build/ppv2-oci.tar (see oci-image.ts) and a
+// ready-to-apply build/istio/wasmplugin.yaml whose url and sha256 match it.
+//   node dist/deploy/image.js [--ref REGISTRY/REPO:TAG] [--wasm FILE] [--out FILE]
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isMap, isScalar, parseDocument } from 'yaml';
+import { buildWasmImage, type OciImage } from './oci-image.js';
+
+export const DEFAULT_TEMPLATE = 'deploy/istio/wasmplugin.yaml';
+
+/** The WasmPlugin template with url and sha256 set for a pushed image; comments are kept. */
+export function renderWasmPlugin(template: string, ref: string, image: OciImage): string {
+  const doc = parseDocument(template);
+  const spec = doc.get('spec');
+  if (!isMap(spec)) throw new Error(`${DEFAULT_TEMPLATE}: no spec mapping`);
+  doc.setIn(['spec', 'url'], `oci://${ref}`);
+  // For oci:// URLs Istio checks sha256 against the manifest digest
+  // (istio/istio pkg/wasm/cache.go: the fetcher's digest is the image's).
+  const sha = image.manifest.digest.slice('sha256:'.length);
+  const at = spec.items.findIndex((p) => isScalar(p.key) && p.key.value === 'url');
+  const existing = spec.items.findIndex((p) => isScalar(p.key) && p.key.value === 'sha256');
+  if (existing >= 0) doc.setIn(['spec', 'sha256'], sha);
+  else spec.items.splice(at + 1, 0, doc.createPair('sha256', sha));
+  return doc.toString();
+}
+
+/** A reference like registry.example.com/ppv2-wasm:0.1.0 (no scheme, no digest). */
+export function checkRef(ref: string): string | null {
+  if (/^[a-z]+:\/\//i.test(ref)) return `--ref takes no scheme, got ${JSON.stringify(ref)} (write registry/repo:tag)`;
+  if (!/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+:[\w][\w.-]{0,127}$/.test(ref)) {
+    return `--ref must look like registry.example.com/ppv2-wasm:0.1.0 (lower-case repository, explicit tag), got ${JSON.stringify(ref)}`;
+  }
+  return null;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8')) as { version: string };
+  let ref = `registry.example.com/ppv2-wasm:${pkg.version}`;
+  let wasmFile = 'build/ppv2.wasm';
+  let out = 'build/ppv2-oci.tar';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const v = argv[i + 1];
+    if ((a === '--ref' || a === '--wasm' || a === '--out') && v !== undefined) {
+      if (a === '--ref') ref = v;
+      else if (a === '--wasm') wasmFile = v;
+      else out = v;
+      i++;
+    } else {
+      console.error(`image: unknown or incomplete option ${a}\nusage: node dist/deploy/image.js [--ref REGISTRY/REPO:TAG] [--wasm FILE] [--out FILE]`);
+      return 2;
+    }
+  }
+  const bad = checkRef(ref);
+  if (bad) {
+    console.error(`image: ${bad}`);
+    return 2;
+  }
+  if (!fs.existsSync(wasmFile)) {
+    console.error(`image: ${wasmFile} does not exist (run npm run build)`);
+    return 1;
+  }
+  const tag = ref.slice(ref.lastIndexOf(':') + 1);
+  const image = await buildWasmImage(fs.readFileSync(wasmFile), { refName: tag });
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, image.archive);
+  const pluginOut = path.join(path.dirname(out), 'istio', 'wasmplugin.yaml');
+  fs.mkdirSync(path.dirname(pluginOut), { recursive: true });
+  fs.writeFileSync(pluginOut, renderWasmPlugin(fs.readFileSync(DEFAULT_TEMPLATE, 'utf8'), ref, image));
+  const hex = (d: string): string => d.slice('sha256:'.length);
+  console.log(`wrote ${out} (OCI image layout, Wasm compat variant, ${image.archive.length} bytes)`);
+  console.log(`  manifest  ${image.manifest.digest}  (${image.manifest.size} bytes)`);
+  console.log(`  config    ${image.config.digest}  (${image.config.size} bytes)`);
+  console.log(`  layer     ${image.layer.digest}  (${image.layer.size} bytes, plugin.wasm)`);
+  console.log(`  ${wasmFile} sha256 ${image.wasmSha256}`);
+  console.log(`wrote ${pluginOut} (url: oci://${ref}, sha256: ${hex(image.manifest.digest)})`);
+  console.log('');
+  console.log('push it (any one of):');
+  console.log(`  skopeo copy oci-archive:${out} docker://${ref}`);
+  console.log(`  mkdir -p build/ppv2-oci && tar -xf ${out} -C build/ppv2-oci && crane push build/ppv2-oci ${ref}`);
+  console.log(`  mkdir -p build/ppv2-oci && tar -xf ${out} -C build/ppv2-oci && oras cp --from-oci-layout build/ppv2-oci:${tag} ${ref}`);
+  console.log(`then: kubectl apply -f ${pluginOut}`);
+  console.log(`WasmPlugin sha256: for url oci://... use the manifest digest ${hex(image.manifest.digest)};`);
+  console.log(`                   for url https://.../plugin.wasm use the file's sha256 ${image.wasmSha256}`);
+  return 0;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`image: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
+}
