@@ -1,0 +1,161 @@
+// One Wasm instance and what Envoy's proxy-wasm-cpp-host keeps beside it: the current and the
+// effective context, the "failed" state, the after-VM-call actions and the guest memory views.
+import { WasmResult } from './abi.js';
+import type { ByteQueue } from './buffer.js';
+import type { HostCallStats } from './stats.js';
+
+/** What a host call sees of a context (Envoy's Context, source/extensions/common/wasm/context.cc). */
+export interface HostContext {
+  readonly id: number;
+  readonly isRoot: boolean;
+  /** Envoy's temp_plugin_: PluginConfiguration is readable only while it is set. */
+  readonly pluginConfigVisible: boolean;
+  /** network_downstream_data_buffer_ / network_upstream_data_buffer_: null when not set. */
+  readonly downstreamBuffer: ByteQueue | null;
+  readonly upstreamBuffer: ByteQueue | null;
+  /** The context's shared `buffer_`, which BufferType CallData returns as it is. */
+  lastBuffer: ByteQueue | Uint8Array;
+  property(key: string): Uint8Array | null | WasmResult;
+  setProperty(key: string, value: Uint8Array): WasmResult;
+  closeStream(type: number): WasmResult;
+  continueStream(type: number): WasmResult;
+}
+
+/** Signals the host must refuse the module (a host call with no context, during instantiation). */
+export class RefusalSignal extends Error {}
+
+type Fn = (...args: number[]) => number | undefined;
+
+export class Vm {
+  memory!: WebAssembly.Memory;
+  private ab: ArrayBuffer | SharedArrayBuffer = new ArrayBuffer(0);
+  u8 = new Uint8Array(0);
+  dv = new DataView(new ArrayBuffer(0));
+  buf = Buffer.alloc(0);
+
+  failed = false;
+  failMessage = '';
+  /** 0: any call allowed; 1: only proxy_log (during _initialize/_start and inside the allocator). */
+  restricted = 0;
+  /** True while the module is being instantiated (its start section runs with no context). */
+  instantiating = false;
+  current: HostContext | null = null;
+  vmContext: HostContext | null = null;
+  effectiveId = 0;
+  allocator: Fn | undefined;
+  private readonly afterActions: (() => void)[] = [];
+
+  constructor(
+    readonly contexts: Map<number, HostContext>,
+    readonly stats: HostCallStats,
+    private readonly onFail: (message: string) => void,
+  ) {}
+
+  /** Re-creates the cached views when the memory has grown (growth detaches the old buffer). */
+  refresh(): void {
+    const ab = this.memory.buffer;
+    if (ab !== this.ab) {
+      this.ab = ab;
+      this.u8 = new Uint8Array(ab);
+      this.dv = new DataView(ab);
+      this.buf = Buffer.from(ab);
+    }
+  }
+
+  /** The context a host call acts on: the effective one if set and alive, else the current one. */
+  context(): HostContext {
+    if (this.current === null) throw new RefusalSignal('no context');
+    if (this.effectiveId !== 0) {
+      const c = this.contexts.get(this.effectiveId);
+      if (c !== undefined) return c;
+    }
+    return this.current;
+  }
+
+  inBounds(ptr: number, size: number): boolean {
+    this.refresh();
+    return ptr + size <= this.u8.length;
+  }
+
+  setWord(ptr: number, value: number): boolean {
+    if (!this.inBounds(ptr, 4)) return false;
+    this.dv.setUint32(ptr, value, true);
+    return true;
+  }
+
+  /**
+   * Allocates guest memory with the module's allocator, as WasmBase::allocMemory does: only
+   * proxy_log may be called meanwhile, and a trap in the allocator fails the VM and the
+   * allocation (include/proxy-wasm/wasm.h).
+   */
+  allocate(size: number): number {
+    const fn = this.allocator;
+    if (fn === undefined) return 0;
+    this.stats.allocations++;
+    const saved = this.restricted;
+    this.restricted = 1;
+    let ptr: number;
+    try {
+      ptr = this.call('malloc', fn, this.vmContext, size) >>> 0;
+    } finally {
+      this.restricted = saved;
+    }
+    if (ptr === 0 || !this.inBounds(ptr, size)) return 0;
+    return ptr;
+  }
+
+  /** WasmBase::copyToPointerSize: allocate, copy, then write pointer and size. */
+  copyOut(bytes: Uint8Array, ptrPtr: number, sizePtr: number): number {
+    let ptr = 0;
+    if (bytes.length > 0) {
+      ptr = this.allocate(bytes.length);
+      if (ptr === 0) return WasmResult.InvalidMemoryAccess;
+      this.u8.set(bytes, ptr);
+    }
+    if (!this.setWord(ptrPtr, ptr) || !this.setWord(sizePtr, bytes.length)) return WasmResult.InvalidMemoryAccess;
+    return WasmResult.Ok;
+  }
+
+  /**
+   * Calls into the module for `ctx`, as cpp-host's V8 wrapper does: the current context is set
+   * and the effective one cleared for the call, and a trap marks the VM failed and yields 0.
+   */
+  call(name: string, fn: Fn, ctx: HostContext | null, a?: number, b?: number, c?: number): number {
+    const savedCurrent = this.current;
+    const savedEffective = this.effectiveId;
+    this.current = ctx;
+    this.effectiveId = 0;
+    try {
+      return (fn(a as number, b as number, c as number) ?? 0) as number;
+    } catch (err) {
+      if (err instanceof RefusalSignal) throw err;
+      this.fail(name, err);
+      return 0;
+    } finally {
+      this.current = savedCurrent;
+      this.effectiveId = savedEffective;
+    }
+  }
+
+  /** Marks the VM failed (FailState::RuntimeError); every later call into it is skipped. */
+  fail(name: string, err: unknown): void {
+    const e = err as { name?: string; message?: string };
+    const detail = e instanceof Error ? `Uncaught ${e.name}: ${e.message}` : String(err);
+    const message = `Function: ${name} failed: ${detail}`;
+    if (!this.failed) {
+      this.failed = true;
+      this.failMessage = message;
+    }
+    this.onFail(message);
+  }
+
+  /** Queues work to run when the current callback returns (WasmBase::addAfterVmCallAction). */
+  after(action: () => void): void {
+    this.afterActions.push(action);
+  }
+
+  /** DeferAfterCallActions: runs the queued actions, including any they queue in turn. */
+  runAfterActions(): void {
+    while (this.afterActions.length > 0) this.afterActions.shift()!();
+  }
+}
