@@ -1,0 +1,45 @@
+// Shared by the deploy tests: the repository root, and the "load this plugin
+// configuration into build/ppv2.wasm" checker, which needs the built module
+// and the host (dist/host). Under CI=true their absence fails the test;
+// elsewhere it is skipped with the reason.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const MODULE = path.join(ROOT, 'build', 'ppv2.wasm');
+export const fixture = (...p) => path.join(ROOT, 'tests', 'deploy', 'fixtures', ...p);
+
+const { pluginCheckFor, PluginCheckUnavailable } = await import('../../dist/deploy/plugin-check.js');
+
+let cached;
+/** The module checker, or null after failing (CI) / skipping (elsewhere) test `t`. */
+export async function requirePluginCheck(t) {
+  if (cached === undefined) {
+    try {
+      cached = { check: await pluginCheckFor(MODULE) };
+    } catch (err) {
+      if (!(err instanceof PluginCheckUnavailable)) throw err;
+      cached = { unavailable: err.message };
+    }
+  }
+  if (cached.check) return cached.check;
+  if (process.env.CI === 'true') assert.fail(`${cached.unavailable}; CI=true makes that a failure`);
+  t.skip(cached.unavailable);
+  return null;
+}
+
+/** Every file under `dir` (relative to the root) whose name ends with one of `exts`. */
+export function filesUnder(dir, exts) {
+  const out = [];
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (exts.some((x) => e.name.endsWith(x))) out.push(path.relative(ROOT, p));
+    }
+  };
+  walk(path.join(ROOT, dir));
+  return out.sort();
+}
