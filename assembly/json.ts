@@ -1,0 +1,394 @@
+// A small pull reader for JSON (RFC 8259) over raw bytes that reports errors
+// instead of trapping. The AssemblyScript JSON libraries on npm (assemblyscript-json,
+// json-as) abort, which traps the VM, on malformed input; in a proxy that would take
+// down the filter for every connection, so the plugin configuration is read here.
+//
+// The reader never allocates: strings are validated in place and decoded into a
+// buffer the caller provides. Nesting is bounded (MAX_DEPTH) so hostile input
+// cannot exhaust the wasm stack.
+
+import { NO_TEXT, Text, hexValue, textBytes, textLength, utf8 } from "./bytes";
+
+export const J_INVALID: i32 = 0;
+export const J_OBJECT: i32 = 1;
+export const J_ARRAY: i32 = 2;
+export const J_STRING: i32 = 3;
+export const J_NUMBER: i32 = 4;
+export const J_TRUE: i32 = 5;
+export const J_FALSE: i32 = 6;
+export const J_NULL: i32 = 7;
+export const J_END: i32 = 8;
+
+export const MAX_DEPTH: i32 = 32;
+
+let base: usize = 0;
+let end: i32 = 0;
+let pos: i32 = 0;
+
+/** Set when a call returns false: what went wrong and where. */
+export let jsonError: Text = NO_TEXT;
+export let jsonErrorAt: i32 = 0;
+
+/** Raw span of the last string (inside the quotes) and its decoded length. */
+export let strStart: i32 = 0;
+export let strEnd: i32 = 0;
+export let strDecodedLength: i32 = 0;
+
+/** The last number: its span, whether it is written as an integer, and its value if small. */
+export let numStart: i32 = 0;
+export let numEnd: i32 = 0;
+export let numIsSmallInteger: bool = false;
+export let numValue: i32 = 0;
+
+export function jsonBegin(ptr: usize, len: i32): void {
+  base = ptr;
+  end = len;
+  pos = 0;
+  jsonError = NO_TEXT;
+  jsonErrorAt = 0;
+}
+
+export function jsonPos(): i32 {
+  return pos;
+}
+
+export function jsonPtr(): usize {
+  return base;
+}
+
+function fail(message: Text): bool {
+  if (jsonError == NO_TEXT) {
+    jsonError = message;
+    jsonErrorAt = pos;
+  }
+  return false;
+}
+
+function byteAt(i: i32): i32 {
+  return i < end ? <i32>load<u8>(base + <usize>i) : -1;
+}
+
+export function jsonSkipWs(): void {
+  while (pos < end) {
+    const c = <i32>load<u8>(base + <usize>pos);
+    if (c != 0x20 && c != 0x09 && c != 0x0a && c != 0x0d) break;
+    pos++;
+  }
+}
+
+/** Kind of the next value (after whitespace), without consuming it. */
+export function jsonPeek(): i32 {
+  jsonSkipWs();
+  const c = byteAt(pos);
+  if (c < 0) return J_END;
+  if (c == 0x7b) return J_OBJECT;
+  if (c == 0x5b) return J_ARRAY;
+  if (c == 0x22) return J_STRING;
+  if (c == 0x2d || (c >= 0x30 && c <= 0x39)) return J_NUMBER;
+  if (c == 0x74) return J_TRUE;
+  if (c == 0x66) return J_FALSE;
+  if (c == 0x6e) return J_NULL;
+  return J_INVALID;
+}
+
+function expectByte(c: i32, message: Text): bool {
+  jsonSkipWs();
+  if (byteAt(pos) != c) return fail(message);
+  pos++;
+  return true;
+}
+
+function literal(text: Text): bool {
+  const n = textLength(text);
+  if (pos + n > end) return fail(utf8("truncated literal"));
+  for (let i = 0; i < n; i++) {
+    if (byteAt(pos + i) != <i32>load<u8>(textBytes(text) + <usize>i)) return fail(utf8("invalid literal"));
+  }
+  pos += n;
+  return true;
+}
+
+/** Reads true/false/null at the current position. */
+export function jsonLiteral(): bool {
+  const k = jsonPeek();
+  if (k == J_TRUE) return literal(utf8("true"));
+  if (k == J_FALSE) return literal(utf8("false"));
+  if (k == J_NULL) return literal(utf8("null"));
+  return fail(utf8("expected a literal"));
+}
+
+function isDigit(c: i32): bool {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/** Reads a number with the RFC 8259 grammar. */
+export function jsonNumber(): bool {
+  jsonSkipWs();
+  numStart = pos;
+  numIsSmallInteger = false;
+  numValue = 0;
+  if (byteAt(pos) == 0x2d) pos++;
+  const intStart = pos;
+  if (byteAt(pos) == 0x30) {
+    pos++;
+  } else if (isDigit(byteAt(pos))) {
+    while (isDigit(byteAt(pos))) pos++;
+  } else {
+    return fail(utf8("invalid number"));
+  }
+  const intDigits = pos - intStart;
+  let integer = true;
+  if (byteAt(pos) == 0x2e) {
+    integer = false;
+    pos++;
+    if (!isDigit(byteAt(pos))) return fail(utf8("invalid number"));
+    while (isDigit(byteAt(pos))) pos++;
+  }
+  if (byteAt(pos) == 0x65 || byteAt(pos) == 0x45) {
+    integer = false;
+    pos++;
+    if (byteAt(pos) == 0x2b || byteAt(pos) == 0x2d) pos++;
+    if (!isDigit(byteAt(pos))) return fail(utf8("invalid number"));
+    while (isDigit(byteAt(pos))) pos++;
+  }
+  numEnd = pos;
+  if (integer && intDigits <= 9) {
+    let v = 0;
+    for (let i = intStart; i < intStart + intDigits; i++) v = v * 10 + (byteAt(i) - 0x30);
+    numValue = byteAt(numStart) == 0x2d ? -v : v;
+    numIsSmallInteger = true;
+  }
+  return true;
+}
+
+/** Length of a valid UTF-8 sequence starting at i, or 0 (RFC 3629 table 3.7). */
+function utf8SequenceLength(i: i32): i32 {
+  const c = byteAt(i);
+  if (c < 0x80) return 1;
+  let n = 0;
+  let lo = 0x80;
+  let hi = 0xbf;
+  if (c >= 0xc2 && c <= 0xdf) n = 2;
+  else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    if (c == 0xe0) lo = 0xa0;
+    if (c == 0xed) hi = 0x9f; // no UTF-16 surrogates
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    if (c == 0xf0) lo = 0x90;
+    if (c == 0xf4) hi = 0x8f;
+  } else return 0;
+  const second = byteAt(i + 1);
+  if (second < lo || second > hi) return 0;
+  for (let k = 2; k < n; k++) {
+    const b = byteAt(i + k);
+    if (b < 0x80 || b > 0xbf) return 0;
+  }
+  return n;
+}
+
+function hex4(i: i32): i32 {
+  let v = 0;
+  for (let k = 0; k < 4; k++) {
+    const d = hexValue(byteAt(i + k));
+    if (d < 0) return -1;
+    v = (v << 4) | d;
+  }
+  return v;
+}
+
+function utf8Length(cp: i32): i32 {
+  return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
+/**
+ * Walks the escape at i (just after the backslash). Returns the code point and
+ * sets `escapeLength` to the bytes consumed after the backslash; -1 if invalid.
+ */
+let escapeLength: i32 = 0;
+function escapeAt(i: i32): i32 {
+  const c = byteAt(i);
+  escapeLength = 1;
+  if (c == 0x22 || c == 0x5c || c == 0x2f) return c;
+  if (c == 0x62) return 0x08;
+  if (c == 0x66) return 0x0c;
+  if (c == 0x6e) return 0x0a;
+  if (c == 0x72) return 0x0d;
+  if (c == 0x74) return 0x09;
+  if (c != 0x75) return -1;
+  const u = hex4(i + 1);
+  if (u < 0) return -1;
+  escapeLength = 5;
+  if (u >= 0xdc00 && u <= 0xdfff) return -1; // lone low surrogate
+  if (u < 0xd800 || u > 0xdbff) return u;
+  if (byteAt(i + 5) != 0x5c || byteAt(i + 6) != 0x75) return -1;
+  const low = hex4(i + 7);
+  if (low < 0xdc00 || low > 0xdfff) return -1;
+  escapeLength = 11;
+  return 0x10000 + ((u - 0xd800) << 10) + (low - 0xdc00);
+}
+
+/** Reads and validates a string; sets strStart/strEnd/strDecodedLength. */
+export function jsonString(): bool {
+  if (!expectByte(0x22, utf8("expected a string"))) return false;
+  strStart = pos;
+  let decoded = 0;
+  while (true) {
+    const c = byteAt(pos);
+    if (c < 0) return fail(utf8("unterminated string"));
+    if (c == 0x22) break;
+    if (c < 0x20) return fail(utf8("control byte in string"));
+    if (c == 0x5c) {
+      const cp = escapeAt(pos + 1);
+      if (cp < 0) return fail(utf8("invalid escape in string"));
+      decoded += utf8Length(cp);
+      pos += 1 + escapeLength;
+    } else {
+      const n = utf8SequenceLength(pos);
+      if (n == 0) return fail(utf8("invalid UTF-8 in string"));
+      decoded += n;
+      pos += n;
+    }
+  }
+  strEnd = pos;
+  strDecodedLength = decoded;
+  pos++;
+  return true;
+}
+
+/** Decodes the last string into dst (strDecodedLength bytes). */
+export function jsonDecodeString(dst: usize): void {
+  let o: usize = 0;
+  let i = strStart;
+  while (i < strEnd) {
+    const c = byteAt(i);
+    if (c != 0x5c) {
+      store<u8>(dst + (o++), <u8>c);
+      i++;
+      continue;
+    }
+    const cp = escapeAt(i + 1);
+    i += 1 + escapeLength;
+    if (cp < 0x80) {
+      store<u8>(dst + (o++), <u8>cp);
+    } else if (cp < 0x800) {
+      store<u8>(dst + (o++), <u8>(0xc0 | (cp >> 6)));
+      store<u8>(dst + (o++), <u8>(0x80 | (cp & 0x3f)));
+    } else if (cp < 0x10000) {
+      store<u8>(dst + (o++), <u8>(0xe0 | (cp >> 12)));
+      store<u8>(dst + (o++), <u8>(0x80 | ((cp >> 6) & 0x3f)));
+      store<u8>(dst + (o++), <u8>(0x80 | (cp & 0x3f)));
+    } else {
+      store<u8>(dst + (o++), <u8>(0xf0 | (cp >> 18)));
+      store<u8>(dst + (o++), <u8>(0x80 | ((cp >> 12) & 0x3f)));
+      store<u8>(dst + (o++), <u8>(0x80 | ((cp >> 6) & 0x3f)));
+      store<u8>(dst + (o++), <u8>(0x80 | (cp & 0x3f)));
+    }
+  }
+}
+
+/** Consumes '{'. Then call jsonNextMember until it returns 0. */
+export function jsonObjectStart(): bool {
+  return expectByte(0x7b, utf8("expected an object"));
+}
+
+/**
+ * Moves to the next member: 1 when a key was read (its span is the last
+ * string) and the ':' consumed, 0 at '}', -1 on error.
+ */
+export function jsonNextMember(first: bool): i32 {
+  jsonSkipWs();
+  if (byteAt(pos) == 0x7d) {
+    pos++;
+    return 0;
+  }
+  if (!first && !expectByte(0x2c, utf8("expected ',' or '}'"))) return -1;
+  if (jsonPeek() != J_STRING) {
+    fail(utf8("expected a key"));
+    return -1;
+  }
+  if (!jsonString()) return -1;
+  return expectByte(0x3a, utf8("expected ':'")) ? 1 : -1;
+}
+
+export function jsonArrayStart(): bool {
+  return expectByte(0x5b, utf8("expected an array"));
+}
+
+/** 1 when an element follows, 0 at ']', -1 on error. */
+export function jsonNextElement(first: bool): i32 {
+  jsonSkipWs();
+  if (byteAt(pos) == 0x5d) {
+    pos++;
+    return 0;
+  }
+  if (!first && !expectByte(0x2c, utf8("expected ',' or ']'"))) return -1;
+  return 1;
+}
+
+/** Skips one value of any kind, validating it. */
+export function jsonSkipValue(depth: i32): bool {
+  if (depth > MAX_DEPTH) return fail(utf8("nested deeper than 32"));
+  const k = jsonPeek();
+  if (k == J_OBJECT) {
+    jsonObjectStart();
+    let first = true;
+    while (true) {
+      const r = jsonNextMember(first);
+      if (r < 0) return false;
+      if (r == 0) return true;
+      if (!jsonSkipValue(depth + 1)) return false;
+      first = false;
+    }
+  }
+  if (k == J_ARRAY) {
+    jsonArrayStart();
+    let first = true;
+    while (true) {
+      const r = jsonNextElement(first);
+      if (r < 0) return false;
+      if (r == 0) return true;
+      if (!jsonSkipValue(depth + 1)) return false;
+      first = false;
+    }
+  }
+  if (k == J_STRING) return jsonString();
+  if (k == J_NUMBER) return jsonNumber();
+  if (k == J_TRUE || k == J_FALSE || k == J_NULL) return jsonLiteral();
+  if (k == J_END) return fail(utf8("unexpected end of input"));
+  return fail(utf8("unexpected character"));
+}
+
+/** Validates that the input is exactly one JSON value (plus whitespace). */
+export function jsonValidateDocument(): bool {
+  pos = 0;
+  if (!jsonSkipValue(0)) return false;
+  jsonSkipWs();
+  if (pos != end) return fail(utf8("data after the value"));
+  pos = 0;
+  return true;
+}
+
+/** True when the last string decodes to the ASCII text `s` (keys and enums). */
+export function jsonStringIs(s: Text): bool {
+  const n = textLength(s);
+  if (strDecodedLength != n) return false;
+  // Keys we compare against are plain ASCII; an escaped key is compared decoded.
+  let i = strStart;
+  for (let k = 0; k < n; k++) {
+    let c = byteAt(i);
+    if (c == 0x5c) {
+      c = escapeAt(i + 1);
+      i += 1 + escapeLength;
+    } else {
+      i++;
+    }
+    if (c != <i32>load<u8>(textBytes(s) + <usize>k)) return false;
+  }
+  return true;
+}
+
+/** Moves the reader to byte `at` of the same input (a value start recorded earlier). */
+export function jsonBeginAt(at: i32): void {
+  pos = at < 0 ? 0 : at > end ? end : at;
+}
