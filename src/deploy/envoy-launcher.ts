@@ -59,6 +59,13 @@ export interface BootstrapOverrides {
   wasmPath?: string;
   /** The plugin configuration JSON of every wasm filter. */
   pluginConfiguration?: string;
+  /** Keep only the first listener, on this address and port (the e2e suite's shape). */
+  singleListener?: { address: string; port: number };
+  /**
+   * PluginConfig.failure_policy of every wasm filter (Envoy >= 1.33; newer than
+   * the protos npm test validates against, so only for runs on a real Envoy).
+   */
+  failurePolicy?: 'FAIL_OPEN' | 'FAIL_CLOSED';
 }
 
 const WASM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm';
@@ -74,16 +81,22 @@ export function renderBootstrap(templateYaml: string, o: BootstrapOverrides): st
   if (doc.errors.length > 0) throw new Error(`bootstrap: ${doc.errors[0]!.message.split('\n')[0]}`);
   if (o.adminPort !== undefined) doc.setIn(['admin', 'address', 'socket_address', 'port_value'], o.adminPort);
   const listeners = doc.getIn(['static_resources', 'listeners']);
+  if (isSeq(listeners) && o.singleListener) {
+    listeners.items.splice(1);
+    const first = map(listeners.items[0], 'listener 0');
+    first.setIn(['address', 'socket_address', 'address'], o.singleListener.address);
+    first.setIn(['address', 'socket_address', 'port_value'], o.singleListener.port);
+  }
   if (isSeq(listeners)) {
     for (let i = listeners.items.length - 1; i >= 0; i--) {
       const l = map(listeners.items[i], `listener ${i}`);
       const addr = String(l.getIn(['address', 'socket_address', 'address']) ?? '');
       const v6 = addr.includes(':');
-      if (v6 && o.listenPortV6 === null) {
+      if (v6 && o.listenPortV6 === null && !o.singleListener) {
         listeners.items.splice(i, 1);
         continue;
       }
-      const port = v6 ? o.listenPortV6 : o.listenPort;
+      const port = o.singleListener ? undefined : v6 ? o.listenPortV6 : o.listenPort;
       if (port !== undefined && port !== null) l.setIn(['address', 'socket_address', 'port_value'], port);
       const chains = l.get('filter_chains');
       if (!isSeq(chains)) continue;
@@ -94,6 +107,7 @@ export function renderBootstrap(templateYaml: string, o: BootstrapOverrides): st
           const typed = map(f, 'filter').get('typed_config');
           if (!isMap(typed) || typed.get('@type') !== WASM_TYPE) continue;
           if (o.wasmPath !== undefined) typed.setIn(['config', 'vm_config', 'code', 'local', 'filename'], o.wasmPath);
+          if (o.failurePolicy !== undefined) typed.setIn(['config', 'failure_policy'], o.failurePolicy);
           if (o.pluginConfiguration !== undefined) {
             typed.setIn(['config', 'configuration'], doc.createNode({ '@type': 'type.googleapis.com/google.protobuf.StringValue', value: o.pluginConfiguration }));
           }
@@ -254,4 +268,64 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnv
     await cleanup();
     throw err;
   }
+}
+
+export interface EnvoyProxyOptions {
+  upstreamPort: number;
+  upstreamHost?: string;
+  listenHost?: string;
+  /** Plugin configuration JSON; default: the one in the template. */
+  configuration?: string;
+  /** Absolute path of the module; default build/ppv2.wasm of `cwd`. */
+  wasmPath?: string;
+  failOpen?: boolean;
+  /** Repository root (Envoy's working directory). */
+  cwd: string;
+  /** Bootstrap template, relative to cwd; default envoy/envoy.yaml. */
+  template?: string;
+  readyTimeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface EnvoyProxy {
+  host: string;
+  port: number;
+  /** Envoy's stdout lines: the tcp_proxy access log, one line per connection. */
+  lines: string[];
+  stderr: string[];
+  stats: RunningEnvoy['stats'];
+  stop(): Promise<void>;
+}
+
+/**
+ * The shape tests/e2e/proxy-under-test.mjs uses for its proxy: envoy/envoy.yaml
+ * reduced to one listener on listenHost:<free port>, forwarding to
+ * upstreamHost:upstreamPort through the module with `configuration`.
+ */
+export async function startEnvoyProxy(o: EnvoyProxyOptions): Promise<EnvoyProxy> {
+  const listenHost = o.listenHost ?? '127.0.0.1';
+  const template = fs.readFileSync(path.resolve(o.cwd, o.template ?? 'envoy/envoy.yaml'), 'utf8');
+  const bootstrap = renderBootstrap(template, {
+    singleListener: { address: listenHost, port: 0 },
+    adminPort: 0,
+    backend: { host: o.upstreamHost ?? '127.0.0.1', port: o.upstreamPort },
+    wasmPath: o.wasmPath ?? path.resolve(o.cwd, 'build/ppv2.wasm'),
+    ...(o.configuration !== undefined ? { pluginConfiguration: o.configuration } : {}),
+    ...(o.failOpen ? { failurePolicy: 'FAIL_OPEN' as const } : {}),
+  });
+  const lines: string[] = [];
+  const stderr: string[] = [];
+  const envoy = await startEnvoy({
+    bootstrap,
+    cwd: o.cwd,
+    ...(o.env ? { env: o.env } : {}),
+    ...(o.readyTimeoutMs !== undefined ? { readyTimeoutMs: o.readyTimeoutMs } : {}),
+    onLine: (line, stream) => (stream === 'stdout' ? lines : stderr).push(line),
+  });
+  const port = Object.values(envoy.listenerPorts)[0];
+  if (port === undefined) {
+    await envoy.stop();
+    throw new Error('envoy is ready but reports no listener');
+  }
+  return { host: listenHost, port, lines, stderr, stats: (f) => envoy.stats(f), stop: () => envoy.stop() };
 }

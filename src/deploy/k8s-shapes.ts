@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-import type { PathSegment, Problem } from './problem.js';
+import { editDistance, type PathSegment, type Problem } from './problem.js';
 
 export interface ShapeSource {
   /** apiVersion/kind, e.g. "extensions.istio.io/v1alpha1/WasmPlugin". */
@@ -102,7 +102,7 @@ export class ShapeChecker {
       if (p) this.walk(v, this.checker.getTypeOfSymbol(p), [...at, k], problems);
       else if (index) this.walk(v, index, [...at, k], problems);
       else {
-        const near = [...props.keys()].find((n) => n.toLowerCase() === k.toLowerCase());
+        const near = [...props.keys()].find((n) => n.toLowerCase() === k.toLowerCase()) ?? [...props.keys()].find((n) => editDistance(n, k) <= 2);
         problems.push({ path: [...at, k], message: `unknown field "${k}"${near ? ` (did you mean "${near}"?)` : ''}` });
       }
     }

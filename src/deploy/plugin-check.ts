@@ -15,8 +15,15 @@ export interface PluginCheckInput {
 /** Returns null when the module accepts the configuration, else a one-line reason. */
 export type PluginCheck = (input: PluginCheckInput) => Promise<string | null>;
 
+interface HostLog {
+  level: number;
+  message: string;
+  origin?: string;
+}
 interface HostPlugin {
   shutdown(): void;
+  failed?: boolean;
+  logs?: readonly HostLog[];
 }
 interface HostModule {
   startPlugin(options: {
@@ -60,13 +67,24 @@ export async function pluginCheckFor(moduleFile: string): Promise<PluginCheck> {
         vmConfiguration: input.vmConfiguration ?? '',
         rootId: input.rootId ?? '',
       });
+      // A VM that traps while starting is "failed" in Envoy too: with the
+      // default fail-closed policy every connection would be closed.
+      if (plugin.failed) return `the module failed while starting: ${firstError(plugin.logs) ?? 'no log line'}`;
       return null;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       const known = host.PluginStartError && err instanceof host.PluginStartError;
-      return `${known ? '' : 'host error: '}${message.split('\n')[0]}`;
+      // The module's own log line names the key and the value; the host's says only that Envoy refused.
+      const why = firstError((err as { logs?: readonly HostLog[] }).logs, 'plugin');
+      return `${known ? '' : 'host error: '}${why ?? message.split('\n')[0]}`;
     } finally {
       plugin?.shutdown();
     }
   };
+}
+
+/** The first log line at error level or above (from `origin` when given). */
+function firstError(logs: readonly HostLog[] | undefined, origin?: string): string | undefined {
+  const hit = logs?.find((l) => l.level >= 4 && (origin === undefined || l.origin === origin));
+  return hit?.message.split('\n')[0];
 }

@@ -11,7 +11,7 @@
 // (required messages and oneofs, string/repeated lengths, numeric bounds).
 import protobuf from 'protobufjs';
 import type { EnvoyApi } from './envoy-api.js';
-import type { PathSegment, Problem } from './problem.js';
+import { editDistance, type PathSegment, type Problem } from './problem.js';
 
 const INT32 = new Set(['int32', 'sint32', 'sfixed32']);
 const UINT32 = new Set(['uint32', 'fixed32']);
@@ -397,15 +397,4 @@ export class ProtoJsonChecker {
 function deprecatedSince(options: Record<string, unknown>): string {
   const v = options['(envoy.annotations.deprecated_at_minor_version)'];
   return typeof v === 'string' ? ` (deprecated since API ${v})` : '';
-}
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-  }
-  return d[a.length]![b.length]!;
 }

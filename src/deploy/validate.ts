@@ -82,7 +82,9 @@ export async function validateFile(file: string, options: ValidateOptions = {}):
   try {
     docs = parseYaml(text, file);
   } catch (err) {
-    if (err instanceof YamlSyntaxError) return { file, kind: undefined, problems: [{ path: [], message: err.message.replace(/^[^:]*(:\d+)?: /, '') }] };
+    if (err instanceof YamlSyntaxError) {
+      return { file, kind: undefined, problems: [{ path: [], message: err.reason, ...(err.line !== undefined ? { line: err.line } : {}) }] };
+    }
     throw err;
   }
   if (docs.length === 0) return { file, kind: undefined, problems: [{ path: [], message: 'the file holds no YAML document' }] };

@@ -9,20 +9,27 @@ export interface YamlDoc {
   lineOf(path: readonly PathSegment[]): number | undefined;
 }
 
-export class YamlSyntaxError extends Error {}
+export class YamlSyntaxError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly line: number | undefined,
+  ) {
+    super(reason);
+  }
+}
 
 /** Parses every document; a syntax error or duplicate key throws one line naming where. */
-export function parseYaml(text: string, file: string): YamlDoc[] {
+export function parseYaml(text: string, file = 'input'): YamlDoc[] {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
   const list: Document.Parsed[] = Array.isArray(docs) ? docs : [];
-  if (!Array.isArray(docs)) throw new YamlSyntaxError(`${file}: not a YAML stream`);
+  if (!Array.isArray(docs)) throw new YamlSyntaxError(`${file} is not a YAML stream`, undefined);
   const out: YamlDoc[] = [];
   list.forEach((doc, index) => {
     const err = doc.errors[0];
     if (err) {
       const pos = err.linePos?.[0];
-      throw new YamlSyntaxError(`${file}${pos ? `:${pos.line}` : ''}: YAML: ${err.message.split('\n')[0]}`);
+      throw new YamlSyntaxError(`YAML: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, pos?.line);
     }
     if (doc.contents === null) return; // an empty document, e.g. after a trailing "---"
     out.push({
