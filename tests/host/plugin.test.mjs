@@ -102,3 +102,11 @@ test('the no-op module makes no host calls at all', async () => {
   conn.close('remote');
   assert.equal(plugin.stats.total, 0);
 });
+
+test('accepts a compiled WebAssembly.Module, checking imports and exports by name', async () => {
+  const plugin = await startPlugin({ wasm: new WebAssembly.Module(fixture('recorder')) });
+  assert.deepEqual(messages(plugin).slice(0, 3), ['context_create 1 0', 'vm_start 1 0', 'configure 1 0']);
+  const { watToWasm } = await import('./helpers.mjs');
+  const foreign = new WebAssembly.Module(watToWasm('(module (import "env" "nope" (func)) (memory (export "memory") 1) (func (export "proxy_abi_version_0_2_1")) (func (export "malloc") (param i32) (result i32) (i32.const 8)))'));
+  await assert.rejects(startPlugin({ wasm: foreign }), /missing import: env\.nope/);
+});
