@@ -23,7 +23,7 @@ export interface ConnectionProps {
   destination?: string;
   /** TLS SNI (`connection.requested_server_name`); default "". */
   sni?: string;
-  /** `connection.id` and `connection_id` (uint64); default: a per-plugin counter from 1. */
+  /** `connection.id` and `connection_id` (uint64); default: a process-wide counter from 1, as Envoy numbers connections. */
   connectionId?: bigint | number;
   /**
    * Raw overrides by dotted path (`upstream.address`) or NUL-separated path, shadowing the
