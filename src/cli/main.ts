@@ -3,19 +3,25 @@
 // errors into one line and an exit code.
 
 import { RunError, UsageError } from './args.js';
+import { encodeCommand } from './encode.js';
 import { inspectCommand } from './inspect.js';
+import { proxyCommand } from './proxy.js';
 
 const HELP = `Usage: ppv2-wasm <command> [options]
 
 Commands:
+  proxy     an L4 proxy that runs the filter (build/ppv2.wasm) on every connection
   inspect   a backend that requires a PROXY header and prints it decoded, one JSON line per connection
+  encode    run the filter for one synthetic connection and print the header it emits
 
 Run "ppv2-wasm <command> --help" for a command's options.`;
 
 type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
+  proxy: proxyCommand,
   inspect: inspectCommand,
+  encode: encodeCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

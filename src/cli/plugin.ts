@@ -1,0 +1,72 @@
+// Loading the filter for `proxy` and `encode`: the wasm file (the built
+// release module by default), the plugin configuration (--config FILE or
+// --config-json JSON) and the fail policy, turned into a started plugin or
+// one clear line saying why not.
+
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { PluginStartError, startPlugin, type LogEntry, type LogLevelName, type Plugin } from '../host/index.js';
+import { RunError, stringOption, UsageError, type Values } from './args.js';
+
+/** build/ppv2.wasm of this package, wherever it is run from. */
+export const DEFAULT_WASM = fileURLToPath(new URL('../../build/ppv2.wasm', import.meta.url));
+
+export const PLUGIN_OPTIONS = {
+  wasm: { type: 'string' },
+  config: { type: 'string' },
+  'config-json': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+export const PLUGIN_HELP = `  --wasm FILE            the filter module (default: build/ppv2.wasm of this package)
+  --config FILE          plugin configuration JSON, as Envoy's "configuration" / Istio's "pluginConfig"
+  --config-json JSON     the same, inline (default: "", the filter's defaults)
+  --log-level LEVEL      the filter's log level: trace, debug, info, warn, error, critical (default info, as Envoy)`;
+
+const LOG_LEVELS: readonly LogLevelName[] = ['trace', 'debug', 'info', 'warn', 'error', 'critical'];
+
+export interface PluginChoice {
+  failOpen?: boolean;
+  /** Default: each kept log line on stderr, as Envoy prints it. */
+  onLog?: (entry: LogEntry) => void;
+}
+
+export async function loadPlugin(command: string, values: Values, choice: PluginChoice = {}): Promise<Plugin> {
+  const wasmPath = stringOption(values, 'wasm') ?? DEFAULT_WASM;
+  const configFile = stringOption(values, 'config');
+  const configJson = stringOption(values, 'config-json');
+  if (configFile !== undefined && configJson !== undefined) {
+    throw new UsageError('--config and --config-json are alternatives; give one');
+  }
+  const level = (stringOption(values, 'log-level') ?? 'info') as LogLevelName;
+  if (!LOG_LEVELS.includes(level)) {
+    throw new UsageError(`--log-level "${level}" is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+  let wasm: Uint8Array;
+  try {
+    wasm = readFileSync(wasmPath);
+  } catch (error) {
+    const hint = wasmPath === DEFAULT_WASM ? ' (build it with: npm run build)' : '';
+    throw new RunError(`${command}: cannot read the wasm module ${wasmPath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}${hint}`);
+  }
+  let configuration = configJson ?? '';
+  if (configFile !== undefined) {
+    try {
+      configuration = readFileSync(configFile, 'utf8');
+    } catch (error) {
+      throw new RunError(`${command}: cannot read --config ${configFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+  try {
+    return await startPlugin({
+      wasm,
+      configuration,
+      failurePolicy: choice.failOpen ? 'FAIL_OPEN' : 'FAIL_CLOSED',
+      logLevel: level,
+      onLog: choice.onLog ?? ((entry) => console.error(entry.line)),
+    });
+  } catch (error) {
+    if (error instanceof PluginStartError) throw new RunError(`${command}: the filter refused to start: ${error.message}`);
+    throw new RunError(`${command}: cannot load ${wasmPath}: ${(error as Error).message.split('\n')[0]}`);
+  }
+}

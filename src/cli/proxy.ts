@@ -1,0 +1,228 @@
+// `ppv2-wasm proxy`: an L4 proxy on node:net that runs the filter on every
+// connection the way Envoy's tcp_proxy does with a network filter before
+// it: the downstream is not read until the upstream connects
+// (source/common/tcp_proxy/tcp_proxy.cc: readDisable until onUpstreamEvent
+// Connected), every read goes through the filter, half-close is passed on
+// as end_of_stream, and a failed upstream closes the downstream.
+
+import { createServer, connect, type Socket } from 'node:net';
+import { envoyAddress, type Connection, type ConnectionSink, type Plugin } from '../host/index.js';
+import { parse, parseHostPort, showHostPort, stringOption, type HostPort } from './args.js';
+import { closeServer, listen, SocketSet, stopSignal } from './lifecycle.js';
+import { loadPlugin, PLUGIN_HELP, PLUGIN_OPTIONS } from './plugin.js';
+
+export const PROXY_HELP = `Usage: ppv2-wasm proxy --listen HOST:PORT --upstream HOST:PORT [options]
+
+An L4 (TCP) proxy that runs the Proxy-Wasm filter on every connection, as
+Envoy's tcp_proxy would: the filter prepends the PROXY header to the bytes
+sent upstream. One line per connection on stdout when it closes.
+
+Options:
+  --listen HOST:PORT     address to accept clients on; IPv6 in brackets ([::1]:10000)
+  --upstream HOST:PORT   the backend every connection is forwarded to
+${PLUGIN_HELP}
+  --fail-open            when the filter traps, pass connections through without it
+                         (Envoy's failure_policy FAIL_OPEN); default: close them (FAIL_CLOSED)
+  --quiet                no per-connection lines
+  -h, --help             show this help`;
+
+const EMPTY = new Uint8Array(0);
+
+interface ProxyOptions {
+  upstream: HostPort;
+  plugin: Plugin;
+  onConnectionLog: (line: string) => void;
+}
+
+/** Running totals, for tests and the log: how often each side was paused for backpressure. */
+export interface ProxyStats {
+  accepted: number;
+  open: number;
+  clientPauses: number;
+  upstreamPauses: number;
+}
+
+export function createProxyServer(options: ProxyOptions) {
+  const sockets = new SocketSet();
+  const stats: ProxyStats = { accepted: 0, open: 0, clientPauses: 0, upstreamPauses: 0 };
+  // pauseOnConnect: nothing is read from the client before the upstream is
+  // connected. allowHalfOpen: a client's FIN is passed on, not acted on.
+  const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (downstream) => {
+    sockets.add(downstream);
+    stats.accepted++;
+    stats.open++;
+    downstream.once('close', () => stats.open--);
+    proxyConnection(downstream, options, sockets, stats);
+  });
+  return { server, sockets, stats };
+}
+
+function proxyConnection(downstream: Socket, options: ProxyOptions, sockets: SocketSet, stats: ProxyStats): void {
+  downstream.on('error', () => {}); // every outcome is reported by the 'close' handler below
+  if (downstream.remoteAddress === undefined || downstream.localAddress === undefined) {
+    downstream.destroy(); // already gone
+    return;
+  }
+  const client = showHostPort(downstream.remoteAddress, downstream.remotePort!);
+  const tally = { fromClient: 0, toUpstream: 0, fromUpstream: 0, toClient: 0 };
+  let outcome: string | null = null;
+  let closeKind: 'local' | 'remote' = 'remote';
+  let filterClosed = false;
+
+  const upstream = connect({ host: options.upstream.host, port: options.upstream.port, allowHalfOpen: true });
+  sockets.add(upstream);
+  upstream.on('error', () => {});
+
+  /** Writes toward `target`, pausing `source` while `target` is full. */
+  const send = (target: Socket, source: Socket, bytes: Uint8Array, endOfStream: boolean) => {
+    if (target.destroyed) return;
+    if (bytes.length > 0 && !target.write(bytes)) {
+      if (source === downstream) stats.clientPauses++;
+      else stats.upstreamPauses++;
+      source.pause();
+      target.once('drain', () => source.resume());
+    }
+    if (endOfStream) target.end();
+  };
+
+  // The host closed the connection (proxy_close_stream, or FAIL_CLOSED after
+  // a trap): Envoy closes with FlushWrite, so queued bytes still reach the
+  // client, nothing more is forwarded, and both sides close.
+  const closeByFilter = () => {
+    if (filterClosed) return;
+    filterClosed = true;
+    outcome ??= 'closed by the filter';
+    closeKind = 'local';
+    flushAndClose(downstream);
+    flushAndClose(upstream);
+  };
+
+  const sink: ConnectionSink = {
+    close: closeByFilter,
+    upstream: (bytes, endOfStream) => {
+      tally.toUpstream += bytes.length;
+      send(upstream, downstream, bytes, endOfStream);
+    },
+  };
+
+  let conn: Connection;
+  try {
+    conn = options.plugin.newConnection({
+      source: envoyAddress(downstream.remoteAddress, downstream.remotePort!),
+      destination: envoyAddress(downstream.localAddress, downstream.localPort!),
+    }, sink);
+  } catch (error) {
+    options.onConnectionLog(`${client}: refused, the filter could not open a connection: ${(error as Error).message.split('\n')[0]}`);
+    upstream.destroy();
+    downstream.destroy();
+    return;
+  }
+
+  const fromClient = (bytes: Uint8Array, endOfStream: boolean) => {
+    if (filterClosed) return;
+    tally.fromClient += bytes.length;
+    const result = conn.downstreamData(bytes, endOfStream);
+    tally.toUpstream += result.forwarded.length;
+    send(upstream, downstream, result.forwarded, result.endOfStream);
+    if (result.closed) closeByFilter();
+  };
+  const fromUpstream = (bytes: Uint8Array, endOfStream: boolean) => {
+    if (filterClosed) return;
+    tally.fromUpstream += bytes.length;
+    const result = conn.upstreamData(bytes, endOfStream);
+    tally.toClient += result.forwarded.length;
+    send(downstream, upstream, result.forwarded, result.endOfStream);
+    if (result.closed) closeByFilter();
+  };
+
+  upstream.on('connect', () => {
+    downstream.on('data', (chunk: Buffer) => fromClient(chunk, false));
+    downstream.on('end', () => fromClient(EMPTY, true));
+    downstream.resume();
+  });
+  upstream.on('data', (chunk: Buffer) => fromUpstream(chunk, false));
+  upstream.on('end', () => fromUpstream(EMPTY, true));
+
+  upstream.on('error', (error: NodeJS.ErrnoException) => {
+    const code = error.code ?? error.message;
+    outcome ??= code === 'ECONNREFUSED'
+      ? `upstream ${showHostPort(options.upstream.host, options.upstream.port)} refused (${code})`
+      : `upstream error (${code})`;
+    closeKind = 'local';
+    downstream.destroy();
+  });
+  downstream.on('error', (error: NodeJS.ErrnoException) => {
+    outcome ??= `client error (${error.code ?? error.message})`;
+    upstream.destroy();
+  });
+
+  // Once one side is closed for good the other can carry nothing useful:
+  // tcp_proxy closes it with FlushWrite. When both are closed, the filter's
+  // connection context is closed too (downstream_connection_close, done,
+  // log, delete), whatever the reason.
+  let open = 2;
+  const onClose = (other: Socket) => () => {
+    flushAndClose(other);
+    if (--open > 0) return;
+    try {
+      conn.close(closeKind);
+    } catch (error) {
+      outcome = `${outcome ?? 'closed'}; the filter failed while closing: ${(error as Error).message.split('\n')[0]}`;
+    }
+    options.onConnectionLog(
+      `${client} -> ${showHostPort(options.upstream.host, options.upstream.port)}: ` +
+      `${tally.fromClient} B from client, ${tally.toUpstream} B upstream (filter added ${tally.toUpstream - tally.fromClient}), ` +
+      `${tally.fromUpstream} B from upstream, ${tally.toClient} B to client; ${outcome ?? 'closed'}`,
+    );
+  };
+  downstream.once('close', onClose(upstream));
+  upstream.once('close', onClose(downstream));
+}
+
+/** Sends what is queued, then closes, even if the peer never half-closes. */
+function flushAndClose(socket: Socket): void {
+  if (socket.destroyed) return;
+  if (socket.connecting || socket.writableEnded) {
+    if (socket.connecting) socket.destroy();
+    else if (socket.writableFinished) socket.destroy();
+    else socket.once('finish', () => socket.destroy());
+    return;
+  }
+  socket.end(() => socket.destroy());
+}
+
+export async function proxyCommand(argv: string[]): Promise<number> {
+  const values = parse(argv, {
+    listen: { type: 'string' },
+    upstream: { type: 'string' },
+    'fail-open': { type: 'boolean' },
+    quiet: { type: 'boolean' },
+    ...PLUGIN_OPTIONS,
+  });
+  if (values.help) {
+    console.log(PROXY_HELP);
+    return 0;
+  }
+  const at = parseHostPort('listen', stringOption(values, 'listen'));
+  const upstream = parseHostPort('upstream', stringOption(values, 'upstream'));
+  const plugin = await loadPlugin('proxy', values, {
+    failOpen: values['fail-open'] === true,
+  });
+  const quiet = values.quiet === true;
+  const { server, sockets } = createProxyServer({
+    upstream,
+    plugin,
+    onConnectionLog: (line) => { if (!quiet) process.stdout.write(`${line}\n`); },
+  });
+  const stopped = stopSignal();
+  try {
+    const bound = await listen(server, at.host, at.port, 'proxy');
+    console.error(`ppv2-wasm proxy: listening on ${showHostPort(bound.host, bound.port)}, upstream ${showHostPort(upstream.host, upstream.port)}`);
+    const signal = await stopped;
+    console.error(`ppv2-wasm proxy: ${signal}, stopping`);
+    await closeServer(server, sockets);
+  } finally {
+    plugin.shutdown();
+  }
+  return 0;
+}
