@@ -57,16 +57,29 @@ export async function loadPlugin(command: string, values: Values, choice: Plugin
       throw new RunError(`${command}: cannot read --config ${configFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
   }
+  // Start-up logs are held back: a refusal becomes one line that quotes the
+  // filter's own reason; on success they are shown as usual.
+  const show = choice.onLog ?? ((entry: LogEntry) => console.error(entry.line));
+  const held: LogEntry[] = [];
+  let starting = true;
+  let plugin: Plugin;
   try {
-    return await startPlugin({
+    plugin = await startPlugin({
       wasm,
       configuration,
       failurePolicy: choice.failOpen ? 'FAIL_OPEN' : 'FAIL_CLOSED',
       logLevel: level,
-      onLog: choice.onLog ?? ((entry) => console.error(entry.line)),
+      onLog: (entry) => (starting ? held.push(entry) : show(entry)),
     });
   } catch (error) {
-    if (error instanceof PluginStartError) throw new RunError(`${command}: the filter refused to start: ${error.message}`);
-    throw new RunError(`${command}: cannot load ${wasmPath}: ${(error as Error).message.split('\n')[0]}`);
+    const message = (error as Error).message.split('\n')[0];
+    if (error instanceof PluginStartError) {
+      const reason = [...error.logs, ...held].reverse().find((entry) => entry.origin === 'plugin' && entry.level >= 3);
+      throw new RunError(`${command}: the filter refused to start: ${reason ? `${reason.message} (${message})` : message}`);
+    }
+    throw new RunError(`${command}: cannot load ${wasmPath}: ${message}`);
   }
+  starting = false;
+  for (const entry of held) show(entry);
+  return plugin;
 }
