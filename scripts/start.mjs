@@ -71,12 +71,14 @@ await Promise.all([
   start('proxy', ['proxy', '--listen', proxyAt, '--upstream', backendAt], (line) => console.log(`proxy    ${line}`)),
 ]);
 
+const url = `${proxyHost.includes(':') ? `[${proxyHost}]` : proxyHost}:${proxyPort}`;
 console.log(`ppv2-wasm demo
   proxy    ${proxyAt}  runs build/ppv2.wasm on every connection, upstream to the backend
   backend  ${backendAt}  (ppv2-wasm inspect) requires a PROXY header and decodes it
 
 Try it (the backend sends the decoded header back):
-  curl --http0.9 -s http://${proxyHost.includes(':') ? `[${proxyHost}]` : proxyHost}:${proxyPort}/
+  curl --http0.9 -s http://${url}/
+  curl --http0.9 -s --interface 127.0.0.2 http://${url}/    (the header carries 127.0.0.2, the proxy connects from 127.0.0.1)
 Each connection is shown below as it arrives. Ctrl-C stops both.
 `);
 
