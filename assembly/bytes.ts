@@ -78,16 +78,16 @@ export function lineU64(v: u64): void {
 }
 
 /**
- * Appends foreign bytes (a config value, an address) in double quotes, cut at
- * `max` bytes. Control bytes, quotes and backslashes become `\xHH` so that the
- * result is always one printable line whatever the input was.
+ * Appends foreign bytes (raw JSON of a config value, a key) cut at `max` bytes,
+ * in double quotes if `quote`. Control bytes become `\xHH` so that the result
+ * is always one line whatever the input was.
  */
-export function lineQuoted(ptr: usize, len: i32, max: i32): void {
-  lineByte(0x22);
+export function lineQuoted(ptr: usize, len: i32, max: i32, quote: bool): void {
+  if (quote) lineByte(0x22);
   const n = len < max ? len : max;
   for (let i = 0; i < n; i++) {
     const b = <i32>load<u8>(ptr + <usize>i);
-    if (b < 0x20 || b == 0x7f || b == 0x22 || b == 0x5c) {
+    if (b < 0x20 || b == 0x7f) {
       lineByte(0x5c);
       lineByte(0x78);
       lineByte(hexDigit(b >> 4));
@@ -96,8 +96,8 @@ export function lineQuoted(ptr: usize, len: i32, max: i32): void {
       lineByte(b);
     }
   }
-  lineByte(0x22);
   if (len > max) lineText(utf8("..."));
+  if (quote) lineByte(0x22);
 }
 
 /**

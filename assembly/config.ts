@@ -170,7 +170,7 @@ function gotValue(): bool {
   jsonBeginAt(valueStart);
   jsonSkipValue(0);
   lineText(utf8(" (got "));
-  lineQuoted(jsonPtr() + <usize>valueStart, jsonPos() - valueStart, QUOTE_MAX);
+  lineQuoted(jsonPtr() + <usize>valueStart, jsonPos() - valueStart, QUOTE_MAX, false);
   lineByte(0x29);
   return false;
 }
@@ -290,7 +290,7 @@ function unknownKey(index: i32): bool {
     lineText(utf8("]: "));
   }
   lineText(utf8("unknown key "));
-  lineQuoted(jsonPtr() + <usize>keyStart, keyLength, QUOTE_MAX);
+  lineQuoted(jsonPtr() + <usize>keyStart, keyLength, QUOTE_MAX, true);
   if (index < 0) lineText(utf8("; keys: version, on_unknown_address, crc32c, tlvs, reject_client_proxy_header"));
   return gotValue();
 }
