@@ -30,6 +30,8 @@ export function listen(server: Server, host: string, port: number, command: stri
     server.once('error', onError);
     server.listen({ host, port, exclusive: true }, () => {
       server.off('error', onError);
+      // Later errors (e.g. EMFILE on accept) are reported, never fatal.
+      server.on('error', (error: NodeJS.ErrnoException) => console.error(`ppv2-wasm ${command}: server error: ${error.code ?? error.message}`));
       const address = server.address();
       if (address === null || typeof address === 'string') {
         resolve({ host, port });

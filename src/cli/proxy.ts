@@ -118,22 +118,35 @@ function proxyConnection(downstream: Socket, options: ProxyOptions, sockets: Soc
     return;
   }
 
-  const fromClient = (bytes: Uint8Array, endOfStream: boolean) => {
+  // The host reports filter failures through `closed` and the sink; an
+  // exception from it is a host bug, and costs this connection only.
+  const guarded = (what: string, step: () => void) => {
+    try {
+      step();
+    } catch (error) {
+      outcome ??= `host error in ${what}: ${(error as Error).message.split('\n')[0]}`;
+      closeKind = 'local';
+      downstream.destroy();
+      upstream.destroy();
+    }
+  };
+
+  const fromClient = (bytes: Uint8Array, endOfStream: boolean) => guarded('downstream data', () => {
     if (filterClosed) return;
     tally.fromClient += bytes.length;
     const result = conn.downstreamData(bytes, endOfStream);
     tally.toUpstream += result.forwarded.length;
     send(upstream, downstream, result.forwarded, result.endOfStream);
     if (result.closed) closeByFilter();
-  };
-  const fromUpstream = (bytes: Uint8Array, endOfStream: boolean) => {
+  });
+  const fromUpstream = (bytes: Uint8Array, endOfStream: boolean) => guarded('upstream data', () => {
     if (filterClosed) return;
     tally.fromUpstream += bytes.length;
     const result = conn.upstreamData(bytes, endOfStream);
     tally.toClient += result.forwarded.length;
     send(downstream, upstream, result.forwarded, result.endOfStream);
     if (result.closed) closeByFilter();
-  };
+  });
 
   upstream.on('connect', () => {
     downstream.on('data', (chunk: Buffer) => fromClient(chunk, false));
