@@ -285,6 +285,8 @@ export interface EnvoyProxyOptions {
   template?: string;
   readyTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Called with each line Envoy prints, as it arrives (the e2e suite awaits access-log lines). */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
 export interface EnvoyProxy {
@@ -320,7 +322,10 @@ export async function startEnvoyProxy(o: EnvoyProxyOptions): Promise<EnvoyProxy>
     cwd: o.cwd,
     ...(o.env ? { env: o.env } : {}),
     ...(o.readyTimeoutMs !== undefined ? { readyTimeoutMs: o.readyTimeoutMs } : {}),
-    onLine: (line, stream) => (stream === 'stdout' ? lines : stderr).push(line),
+    onLine: (line, stream) => {
+      (stream === 'stdout' ? lines : stderr).push(line);
+      o.onLine?.(line, stream);
+    },
   });
   const port = Object.values(envoy.listenerPorts)[0];
   if (port === undefined) {
