@@ -1,0 +1,228 @@
+// Figure 6: `ppv2-wasm proxy` on loopback, with the release module against the same proxy
+// running the no-op module (tests/fixtures/noop.wat): the CLI has no "no filter" mode, and the
+// no-op module is the honest baseline, since it pays the same host and proxy plumbing and adds
+// no work of its own. Rounds alternate between the two proxies; each ratio is taken within a
+// round and the median reported. Both proxies are child processes (one core for the proxy under
+// test, one for this process's client and backend).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expectHeader, expectUntouched } from './guard.mjs';
+import { median, target } from './report.mjs';
+
+const SECTION = '6. Through `ppv2-wasm proxy` on loopback (release module vs the no-op module)';
+const BIN = fileURLToPath(new URL('../bin/ppv2-wasm.js', import.meta.url));
+const HOST = '127.0.0.1';
+const DEADLINE_MS = 60_000;
+
+/** Rejects with `what` when `promise` takes longer than the deadline. */
+function within(promise, what, ms = DEADLINE_MS) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`proxy bench: ${what} took more than ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A backend that counts what it receives (and keeps it, when capturing), then ends its side. */
+async function startBackend() {
+  const backend = { capture: false, received: [], server: null, port: 0 };
+  backend.server = createServer({ allowHalfOpen: true }, (socket) => {
+    const chunks = [];
+    let bytes = 0;
+    socket.on('data', (chunk) => {
+      bytes += chunk.length;
+      if (backend.capture) chunks.push(chunk);
+    });
+    socket.on('end', () => {
+      backend.received.push(backend.capture ? Buffer.concat(chunks) : bytes);
+      socket.end();
+    });
+    socket.on('error', () => {});
+  });
+  backend.server.listen(0, HOST);
+  await within(once(backend.server, 'listening'), 'starting the backend');
+  backend.port = backend.server.address().port;
+  return backend;
+}
+
+/** Starts `ppv2-wasm proxy` in front of the backend; resolves with its port once it listens. */
+async function startProxy(label, upstreamPort, wasm) {
+  const args = [BIN, 'proxy', '--listen', `${HOST}:0`, '--upstream', `${HOST}:${upstreamPort}`, '--quiet'];
+  if (wasm !== undefined) args.push('--wasm', wasm);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const port = await within(new Promise((resolve, reject) => {
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (text) => {
+      stderr += text;
+      const m = /listening on \S+:(\d+)/.exec(stderr);
+      if (m !== null) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`proxy bench: the ${label} proxy exited (${code}): ${stderr.trim().split('\n')[0] ?? ''}`)));
+    child.once('error', reject);
+  }), `starting the ${label} proxy`);
+  return { label, child, port };
+}
+
+async function stopProxy(proxy) {
+  if (proxy === undefined || proxy.child.exitCode !== null) return;
+  const exited = once(proxy.child, 'exit');
+  proxy.child.kill('SIGTERM');
+  try {
+    await within(exited, `stopping the ${proxy.label} proxy`, 5000);
+  } catch {
+    proxy.child.kill('SIGKILL');
+  }
+}
+
+/** One connection sending `payload` and ending; resolves with the client's local port when closed. */
+function exchange(port, payload) {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: HOST, port });
+    let localPort;
+    socket.on('connect', () => {
+      localPort = socket.localPort;
+      socket.end(payload);
+    });
+    socket.on('data', () => {});
+    socket.on('error', reject);
+    socket.on('close', () => resolve(localPort));
+  });
+}
+
+/** Streams `total` bytes through the proxy; resolves with the nanoseconds until the connection closed. */
+function stream(port, total, chunk) {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const socket = connect({ host: HOST, port });
+    let sent = 0;
+    const pump = () => {
+      while (sent < total) {
+        sent += chunk.length;
+        if (!socket.write(chunk)) {
+          socket.once('drain', pump);
+          return;
+        }
+      }
+      socket.end();
+    };
+    socket.on('connect', pump);
+    socket.on('data', () => {});
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Number(process.hrtime.bigint() - start)));
+  });
+}
+
+/** `count` short connections, `concurrency` at a time; resolves with the elapsed nanoseconds. */
+function burst(port, count, concurrency, payload) {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    let started = 0;
+    let closed = 0;
+    const one = () => {
+      started++;
+      const socket = connect({ host: HOST, port });
+      socket.on('connect', () => socket.end(payload));
+      socket.on('data', () => {});
+      socket.on('error', reject);
+      socket.on('close', () => {
+        closed++;
+        if (started < count) one();
+        else if (closed === count) resolve(Number(process.hrtime.bigint() - start));
+      });
+    };
+    for (let i = 0; i < Math.min(concurrency, count); i++) one();
+  });
+}
+
+export async function proxyBench(report, modules, {
+  rounds = 9,
+  streamBytes = 64 * 1024 * 1024,
+  chunkBytes = 64 * 1024,
+  connections = 1000,
+  concurrency = 16,
+} = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'ppv2-bench-'));
+  const noopPath = join(dir, 'noop.wasm');
+  writeFileSync(noopPath, modules.noop);
+  const releasePath = join(dir, 'ppv2.wasm');
+  writeFileSync(releasePath, modules.release); // the bytes every other figure measured
+  let backend;
+  let filter;
+  let noop;
+  try {
+    backend = await startBackend();
+    [filter, noop] = await Promise.all([
+      startProxy('release-module', backend.port, releasePath),
+      startProxy('no-op-module', backend.port, noopPath),
+    ]);
+
+    // Guards: through the filter the backend sees a header naming this client and the proxy's
+    // listener, then the bytes sent; through the no-op module, the bytes alone.
+    const hello = Buffer.from('hello through the proxy');
+    backend.capture = true;
+    backend.received = [];
+    const clientPort = await within(exchange(filter.port, hello), 'the guard connection');
+    expectHeader('proxy with the release module', backend.received[0], {
+      source: `${HOST}:${clientPort}`,
+      destination: `${HOST}:${filter.port}`,
+      payload: hello,
+    });
+    const headerBytes = backend.received[0].length - hello.length;
+    backend.received = [];
+    await within(exchange(noop.port, hello), 'the guard connection');
+    expectUntouched('proxy with the no-op module', backend.received[0], hello);
+    backend.capture = false;
+
+    const chunk = Buffer.alloc(chunkBytes, 0x61);
+    const total = Math.ceil(streamBytes / chunkBytes) * chunkBytes;
+    const payload = Buffer.from('ping');
+    const mbps = { filter: [], noop: [] };
+    const rate = { filter: [], noop: [] };
+    const warm = async (p) => {
+      await within(stream(p.port, 8 * chunkBytes, chunk), 'the warm-up stream');
+      await within(burst(p.port, 200, concurrency, payload), 'the warm-up connections');
+    };
+    await warm(filter);
+    await warm(noop);
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? [['filter', filter], ['noop', noop]] : [['noop', noop], ['filter', filter]];
+      for (const [name, p] of order) {
+        backend.received = [];
+        const ns = await within(stream(p.port, total, chunk), `streaming ${total} bytes through the ${p.label} proxy`);
+        const expected = total + (name === 'filter' ? headerBytes : 0);
+        if (backend.received[0] !== expected) {
+          throw new Error(`guard: the backend received ${backend.received[0]} bytes through the ${p.label} proxy, expected ${expected}`);
+        }
+        mbps[name].push(total / 1e6 / (ns / 1e9));
+      }
+      for (const [name, p] of order) {
+        backend.received = [];
+        const ns = await within(burst(p.port, connections, concurrency, payload), `${connections} connections through the ${p.label} proxy`);
+        if (backend.received.length !== connections) {
+          throw new Error(`guard: the backend saw ${backend.received.length} of ${connections} connections through the ${p.label} proxy`);
+        }
+        rate[name].push(connections / (ns / 1e9));
+      }
+    }
+
+    const ratio = (m) => median(m.filter.map((v, i) => v / m.noop[i]));
+    const mib = (total / 1024 / 1024).toLocaleString('en-US');
+    report.add(SECTION, 'large stream, no-op module', median(mbps.noop), 'MB/s', null, `${mib} MiB per stream, ${rounds} rounds`);
+    report.add(SECTION, 'large stream, release module', median(mbps.filter), 'MB/s');
+    report.add(SECTION, 'throughput, release / no-op', ratio(mbps), '×', target('>=', 0.97));
+    report.add(SECTION, 'connections, no-op module', median(rate.noop), 'conn/s', null, `${connections.toLocaleString('en-US')} per round, ${concurrency} at a time`);
+    report.add(SECTION, 'connections, release module', median(rate.filter), 'conn/s');
+    report.add(SECTION, 'connection rate, release / no-op', ratio(rate), '×', target('>=', 0.90));
+    report.details.proxy = { rounds, streamBytes: total, chunkBytes, connections, concurrency, mbps, connectionsPerSecond: rate };
+  } finally {
+    await Promise.all([stopProxy(filter), stopProxy(noop)]);
+    if (backend?.server) backend.server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
