@@ -1,10 +1,10 @@
 // The Common Name from Envoy's `connection.subject_peer_certificate`, for the
-// PP2_SUBTYPE_SSL_CN sub-TLV. Envoy prints the subject with OpenSSL's
-// X509_NAME_print_ex(..., XN_FLAG_RFC2253) (Envoy tls utility.cc,
-// getSubjectFromCertificate → getRFC2253NameFromCertificate): RFC 2253 order (most specific RDN first), ","
-// between RDNs, "+" inside a multi-valued RDN, and escapes: "\," "\+" "\"" "\\"
-// "\<" "\>" "\;" "\#" "\=" and "\XX" (hex) for control and non-ASCII bytes.
-// A value printed as "#hex" (DER) is not text; we do not send it. Pure.
+// PP2_SUBTYPE_SSL_CN sub-TLV. Envoy prints the subject with
+// X509_NAME_print_ex(..., XN_FLAG_RFC2253) (tls utility.cc,
+// getSubjectFromCertificate → getRFC2253NameFromCertificate): most specific RDN
+// first, "," between RDNs, "+" inside a multi-valued RDN, and escapes such as
+// "\," "\+" "\\" and "\XX" (hex) for control and non-ASCII bytes. A value printed
+// as "#hex" (DER) is not text; we do not send it. Pure.
 
 import { hexValue as hexNibble } from "./bytes";
 
