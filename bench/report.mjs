@@ -10,6 +10,23 @@ export function median(values) {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** The lower and upper quartiles, to show how far single rounds spread around the median. */
+export function quartiles(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const at = (q) => {
+    const i = (s.length - 1) * q;
+    const lo = Math.floor(i);
+    return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (i - lo);
+  };
+  return [at(0.25), at(0.75)];
+}
+
+/** "rounds' middle half a–b", for a figure's note. */
+export function spread(values, digits = 2) {
+  const [a, b] = quartiles(values);
+  return `middle half of rounds ${a.toFixed(digits)}–${b.toFixed(digits)}`;
+}
+
 /** A target: `{ op: '<=' | '>=' | '==', value }`; `null` when the figure is for information. */
 export function target(op, value) {
   if (!['<=', '>=', '=='].includes(op)) throw new Error(`target: unknown comparison ${op}`);
