@@ -1,6 +1,6 @@
 // The figures of one bench run: each value beside its target, printed as a markdown table and
 // written as JSON with the machine it ran on.
-import { cpus, platform, arch } from 'node:os';
+import { arch, cpus, loadavg, platform } from 'node:os';
 import { writeFileSync } from 'node:fs';
 
 export function median(values) {
@@ -93,6 +93,9 @@ export class Report {
       node: process.version,
       v8: process.versions.v8,
       platform: `${platform()} ${arch()}`,
+      // Other processes' load when the run ended (1-minute average): timings on a shared
+      // machine mean little without it.
+      loadAverage: Number(loadavg()[0].toFixed(2)),
     };
   }
 

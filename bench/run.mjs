@@ -54,7 +54,7 @@ async function main() {
   const seconds = (Date.now() - started) / 1000;
   const m = report.machine();
   console.log(report.table());
-  console.log(`\n${m.cpu}, ${m.cores} cores, Node ${m.node} (V8 ${m.v8}), ${m.platform}; ${new Date().toISOString().slice(0, 10)}; ${seconds.toFixed(0)} s`);
+  console.log(`\n${m.cpu}, ${m.cores} cores, Node ${m.node} (V8 ${m.v8}), ${m.platform}; load average ${m.loadAverage}; ${new Date().toISOString().slice(0, 10)}; ${seconds.toFixed(0)} s`);
   const missed = report.figures.filter((f) => f.met === false).length;
   console.log(missed === 0 ? 'Every target met.' : `${missed} target(s) missed.`);
   report.write(RESULTS, { module: RELEASE_WASM, sections: only, seconds });
