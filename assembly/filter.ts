@@ -39,7 +39,7 @@ import {
   closeDownstream,
   drainDownstreamData,
   getProperty,
-  getPropertyNamed,
+  getPropertyPath,
   hostLogLevel,
   logLine,
   peekDownstreamData,
@@ -108,9 +108,9 @@ export function onFirstDownstreamData(contextId: u32, config: usize, size: i32, 
 
   let family = FAM_UNSPEC;
   if (
-    getPropertyNamed(utf8("source.address")) == STATUS_OK &&
+    getPropertyPath(utf8("source\0address")) == STATUS_OK &&
     parseAddress(valuePtr, valueLen, source) &&
-    getPropertyNamed(utf8("destination.address")) == STATUS_OK &&
+    getPropertyPath(utf8("destination\0address")) == STATUS_OK &&
     parseAddress(valuePtr, valueLen, destination)
   ) {
     family = pairFamily(source, destination);
@@ -238,8 +238,8 @@ function appendConfiguredTlv(t: usize, off: i32): i32 {
   if (source == SOURCE_SSL) return appendSsl(off, room);
   let status: u32;
   if (source == SOURCE_PROPERTY) status = getProperty(tlvData(t), tlvDataLength(t));
-  else if (source == SOURCE_SNI) status = getPropertyNamed(utf8("connection.requested_server_name"));
-  else status = getPropertyNamed(utf8("connection_id"));
+  else if (source == SOURCE_SNI) status = getPropertyPath(utf8("connection\0requested_server_name"));
+  else status = getPropertyPath(utf8("connection_id"));
   if (status != STATUS_OK || valueLen <= 0) return -1;
   let ptr = valuePtr;
   let len = valueLen;
@@ -266,12 +266,12 @@ const CN_MAX: i32 = 192;
  * not sent. No TLS (tls_version NotFound) leaves the TLV out.
  */
 function appendSsl(off: i32, room: i32): i32 {
-  if (getPropertyNamed(utf8("connection.tls_version")) != STATUS_OK || valueLen <= 0) return -1;
+  if (getPropertyPath(utf8("connection\0tls_version")) != STATUS_OK || valueLen <= 0) return -1;
   const versionLen = valueLen < VERSION_MAX ? valueLen : VERSION_MAX;
   memory.copy(scratchValue, valuePtr, <usize>versionLen);
-  const mtls = getPropertyNamed(utf8("connection.mtls")) == STATUS_OK && valueLen >= 1 && load<u8>(valuePtr) != 0;
+  const mtls = getPropertyPath(utf8("connection\0mtls")) == STATUS_OK && valueLen >= 1 && load<u8>(valuePtr) != 0;
   let cnLen = -1;
-  if (mtls && getPropertyNamed(utf8("connection.subject_peer_certificate")) == STATUS_OK) {
+  if (mtls && getPropertyPath(utf8("connection\0subject_peer_certificate")) == STATUS_OK) {
     cnLen = commonName(valuePtr, valueLen, scratchValue + <usize>VERSION_MAX, CN_MAX);
   }
   const fixed = memory.data(5);
