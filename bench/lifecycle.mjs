@@ -1,6 +1,7 @@
 // Figure 1: the cost of a whole connection in V8, for the release module beside the no-op and
 // floor fixtures under the same host, in interleaved rounds so that every ratio compares
-// measurements taken a moment apart (the machine is shared and noisy).
+// measurements taken a moment apart (the machine is shared and noisy). Then the cost of a later
+// data callback, release against no-op: what a long stream through the proxy pays per chunk.
 import { startPlugin } from '../dist/host/index.js';
 import { CONNECTION, PAYLOAD, TLV_CONFIG, TLV_CONNECTION } from './subjects.mjs';
 import { expectCounter, expectHeader, expectSame, expectUntouched } from './guard.mjs';
@@ -18,6 +19,16 @@ function once(plugin, props) {
   return forwarded;
 }
 
+/** ns per data callback over `n` later data callbacks on one open connection, alternating directions. */
+function timeData(conn, chunk, n) {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i += 2) {
+    conn.downstreamData(chunk, false);
+    conn.upstreamData(chunk, false);
+  }
+  return Number(process.hrtime.bigint() - start) / n;
+}
+
 /** ns per lifecycle over `n` lifecycles. */
 function time(plugin, props, n) {
   const start = process.hrtime.bigint();
@@ -29,7 +40,7 @@ function time(plugin, props, n) {
   return Number(process.hrtime.bigint() - start) / n;
 }
 
-export async function lifecycleBench(report, modules, { rounds = 40, perRound = 5000, warmup = 4 } = {}) {
+export async function lifecycleBench(report, modules, { rounds = 40, perRound = 5000, warmup = 4, dataPerRound = 20_000 } = {}) {
   const start = (wasm, configuration = '') => startPlugin({ wasm, configuration });
   const subjects = [
     { name: 'noop', plugin: await start(modules.noop), props: CONNECTION },
@@ -65,10 +76,33 @@ export async function lifecycleBench(report, modules, { rounds = 40, perRound = 
     }
   }
 
-  // Every timed connection of the filter got a header (the counter is flushed on tick).
-  const driven = (warmup + rounds) * perRound + 1;
-  expectCounter('release module, IPv4', by.filter.plugin, 'ppv2.headers_written', driven);
-  expectCounter('release module, IPv4 + TLVs', by.filterTlv.plugin, 'ppv2.headers_written', driven);
+  // The data path: later data callbacks on connections that already had their first data, what a
+  // long stream through the proxy is made of. The release module's header is already written.
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  const streams = [by.noop, by.filter].map((s) => {
+    const conn = s.plugin.newConnection(s.props);
+    conn.downstreamData(PAYLOAD, false);
+    return { name: s.name, conn };
+  });
+  const data = { noop: [], filter: [] };
+  for (let r = 0; r < warmup + rounds; r++) {
+    for (let k = 0; k < streams.length; k++) {
+      const s = streams[(r + k) % streams.length];
+      const t = timeData(s.conn, chunk, dataPerRound);
+      if (r >= warmup) data[s.name].push(t);
+    }
+  }
+  for (const s of streams) {
+    const { forwarded } = s.conn.downstreamData(PAYLOAD, false);
+    expectUntouched(`a later data callback (${s.name})`, forwarded, PAYLOAD);
+    s.conn.close('remote');
+  }
+
+  // Every connection of the filter got one header (the counter is flushed on tick): the timed
+  // ones, the guard's, and for the IPv4 plugin the data-path connection.
+  const timed = (warmup + rounds) * perRound;
+  expectCounter('release module, IPv4', by.filter.plugin, 'ppv2.headers_written', timed + 2);
+  expectCounter('release module, IPv4 + TLVs', by.filterTlv.plugin, 'ppv2.headers_written', timed + 1);
   for (const s of subjects) s.plugin.shutdown();
 
   const perRoundOf = (f) => ns.noop.map((_, i) => f(i));
@@ -87,5 +121,10 @@ export async function lifecycleBench(report, modules, { rounds = 40, perRound = 
   report.add(SECTION, "release module's own work per connection, with TLVs", median(perRoundOf((i) => ns.filterTlv[i] - ns.floorTlv[i])), 'ns');
   report.add(SECTION, 'host cost per callback into Wasm (no-op / 7)', median(ns.noop) / CALLBACKS_PER_LIFECYCLE, 'ns');
   report.add(SECTION, 'host cost per required host call ((floor − no-op) / 3)', median(perRoundOf((i) => (ns.floor[i] - ns.noop[i]) / 3)), 'ns');
-  report.details.lifecycle = { rounds, perRound, warmup, nsPerLifecycle: ns };
+  const dataRatio = data.filter.map((v, i) => v / data.noop[i]);
+  const dataNote = `64 KiB, both directions, ${(rounds * dataPerRound).toLocaleString('en-US')} each`;
+  report.add(SECTION, 'a later data callback, no-op module', median(data.noop), 'ns', null, dataNote);
+  report.add(SECTION, 'a later data callback, release module', median(data.filter), 'ns');
+  report.add(SECTION, 'a later data callback, release / no-op', median(dataRatio), '×', null, spread(dataRatio));
+  report.details.lifecycle = { rounds, perRound, warmup, dataPerRound, nsPerLifecycle: ns, nsPerLaterDataCallback: data };
 }
