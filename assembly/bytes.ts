@@ -27,6 +27,48 @@ export function textBytes(t: Text): usize {
   return t + 2;
 }
 
+/**
+ * Length of the valid UTF-8 sequence at p (at most `avail` bytes readable), or
+ * 0 when the bytes there are not UTF-8 (RFC 3629 table 3.7: no overlongs, no
+ * UTF-16 surrogates, nothing past U+10FFFF).
+ */
+export function utf8SequenceAt(p: usize, avail: i32): i32 {
+  if (avail <= 0) return 0;
+  const c = <i32>load<u8>(p);
+  if (c < 0x80) return 1;
+  let n = 0;
+  let lo = 0x80;
+  let hi = 0xbf;
+  if (c >= 0xc2 && c <= 0xdf) n = 2;
+  else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    if (c == 0xe0) lo = 0xa0;
+    if (c == 0xed) hi = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    if (c == 0xf0) lo = 0x90;
+    if (c == 0xf4) hi = 0x8f;
+  } else return 0;
+  if (avail < n) return 0;
+  const second = <i32>load<u8>(p + 1);
+  if (second < lo || second > hi) return 0;
+  for (let k = 2; k < n; k++) {
+    const b = <i32>load<u8>(p + <usize>k);
+    if (b < 0x80 || b > 0xbf) return 0;
+  }
+  return n;
+}
+
+/** Whether the n bytes at p are UTF-8 (ascii: and all below 0x80). */
+export function isText(p: usize, n: i32, ascii: bool): bool {
+  for (let i = 0; i < n; ) {
+    const k = utf8SequenceAt(p + <usize>i, n - i);
+    if (k == 0 || (ascii && k > 1)) return false;
+    i += k;
+  }
+  return true;
+}
+
 /** The empty text, for "no message". */
 export const NO_TEXT: Text = 0;
 

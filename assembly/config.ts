@@ -56,7 +56,7 @@ import {
   PP2_TYPE_NOOP,
   PP2_TYPE_SSL,
   PP2_TYPE_UNIQUE_ID,
-  PP2_UNIQUE_ID_MAX,
+  tlvValueValid,
 } from "./ppv2";
 
 /** Where a TLV's value comes from. */
@@ -317,7 +317,7 @@ function finish(): bool {
     errorPrefix();
     lineText(utf8("tlvs: static TLVs need "));
     lineU64(<u64>reserve);
-    lineText(utf8(" bytes; 65535 minus a 216-byte UNIX address block is the limit"));
+    lineText(utf8(" bytes; 65319 fit beside a UNIX address block"));
     return false;
   }
   return true;
@@ -329,7 +329,8 @@ function parseTlvs(): bool {
   for (let index = 0; jsonNextElement(index == 0) > 0; index++) {
     jsonSkipWs();
     valueStart = jsonPos();
-    if (index >= 0xffff || !parseTlv(index)) return false;
+    if (index >= 0xffff) return fail(utf8("tlvs"), -1, NO_TEXT, utf8("more than 65535 TLVs"));
+    if (!parseTlv(index)) return false;
     store<u16>(block, <u16>(index + 1), 2);
   }
   return true;
@@ -408,13 +409,16 @@ function parseTlv(index: i32): bool {
     valueStart = typeStart;
     if (problem != NO_TEXT) return failTlv(index, utf8("type"), problem);
     valueStart = objectStart;
-    if (source == SOURCE_STATIC && type == PP2_TYPE_UNIQUE_ID && dataLength > PP2_UNIQUE_ID_MAX) {
-      return failTlv(index, NO_TEXT, utf8("a UNIQUE_ID value is at most 128 bytes"));
-    }
-    if (source == SOURCE_STATIC && type == PP2_TYPE_NETNS) {
-      for (let i = 0; i < dataLength; i++) {
-        if (load<u8>(block + <usize>(recordOffset + RECORD_HEADER + i)) >= 0x80) return failTlv(index, NO_TEXT, utf8("a NETNS value is US-ASCII"));
-      }
+    if (source == SOURCE_STATIC && !tlvValueValid(<u8>type, block + <usize>(recordOffset + RECORD_HEADER), dataLength)) {
+      return failTlv(
+        index,
+        NO_TEXT,
+        type == PP2_TYPE_UNIQUE_ID
+          ? utf8("UNIQUE_ID is at most 128 bytes")
+          : type == PP2_TYPE_NETNS
+            ? utf8("NETNS must be US-ASCII")
+            : utf8("AUTHORITY must be UTF-8"),
+      );
     }
   }
   const r = block + <usize>recordOffset;

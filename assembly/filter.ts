@@ -57,8 +57,7 @@ import {
   PP2_SUBTYPE_SSL_CN,
   PP2_SUBTYPE_SSL_VERSION,
   PP2_TYPE_SSL,
-  PP2_TYPE_UNIQUE_ID,
-  PP2_UNIQUE_ID_MAX,
+  tlvValueValid,
   v2AppendBytes,
   v2AppendTlv,
   v2Begin,
@@ -250,7 +249,7 @@ function appendConfiguredTlv(t: usize, off: i32): i32 {
     len = writeDecimal(load<u64>(ptr), scratchValue);
     ptr = scratchValue;
   }
-  if (type == PP2_TYPE_UNIQUE_ID && len > PP2_UNIQUE_ID_MAX) return -1;
+  if (!tlvValueValid(type, ptr, len)) return -1; // e.g. an AUTHORITY that is not UTF-8
   return v2AppendTlv(header, room, off, type, ptr, len);
 }
 
@@ -268,11 +267,13 @@ const CN_MAX: i32 = 192;
 function appendSsl(off: i32, room: i32): i32 {
   if (getPropertyPath(utf8("connection\0tls_version")) != STATUS_OK || valueLen <= 0) return -1;
   const versionLen = valueLen < VERSION_MAX ? valueLen : VERSION_MAX;
+  if (!tlvValueValid(PP2_SUBTYPE_SSL_VERSION, valuePtr, versionLen)) return -1;
   memory.copy(scratchValue, valuePtr, <usize>versionLen);
   const mtls = getPropertyPath(utf8("connection\0mtls")) == STATUS_OK && valueLen >= 1 && load<u8>(valuePtr) != 0;
   let cnLen = -1;
   if (mtls && getPropertyPath(utf8("connection\0subject_peer_certificate")) == STATUS_OK) {
     cnLen = commonName(valuePtr, valueLen, scratchValue + <usize>VERSION_MAX, CN_MAX);
+    if (cnLen > 0 && !tlvValueValid(PP2_SUBTYPE_SSL_CN, scratchValue + <usize>VERSION_MAX, cnLen)) cnLen = -1;
   }
   const fixed = memory.data(5);
   // client: SSL, plus CERT_CONN when a client certificate was presented on this

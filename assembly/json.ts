@@ -7,7 +7,7 @@
 // buffer the caller provides. Nesting is bounded (MAX_DEPTH) so hostile input
 // cannot exhaust the wasm stack.
 
-import { NO_TEXT, Text, hexValue, textBytes, textLength, utf8 } from "./bytes";
+import { NO_TEXT, Text, hexValue, textBytes, textLength, utf8, utf8SequenceAt } from "./bytes";
 
 export const J_INVALID: i32 = 0;
 export const J_OBJECT: i32 = 1;
@@ -161,32 +161,6 @@ export function jsonNumber(): bool {
   return true;
 }
 
-/** Length of a valid UTF-8 sequence starting at i, or 0 (RFC 3629 table 3.7). */
-function utf8SequenceLength(i: i32): i32 {
-  const c = byteAt(i);
-  if (c < 0x80) return 1;
-  let n = 0;
-  let lo = 0x80;
-  let hi = 0xbf;
-  if (c >= 0xc2 && c <= 0xdf) n = 2;
-  else if (c >= 0xe0 && c <= 0xef) {
-    n = 3;
-    if (c == 0xe0) lo = 0xa0;
-    if (c == 0xed) hi = 0x9f; // no UTF-16 surrogates
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 4;
-    if (c == 0xf0) lo = 0x90;
-    if (c == 0xf4) hi = 0x8f;
-  } else return 0;
-  const second = byteAt(i + 1);
-  if (second < lo || second > hi) return 0;
-  for (let k = 2; k < n; k++) {
-    const b = byteAt(i + k);
-    if (b < 0x80 || b > 0xbf) return 0;
-  }
-  return n;
-}
-
 function hex4(i: i32): i32 {
   let v = 0;
   for (let k = 0; k < 4; k++) {
@@ -244,7 +218,7 @@ export function jsonString(): bool {
       decoded += utf8Length(cp);
       pos += 1 + escapeLength;
     } else {
-      const n = utf8SequenceLength(pos);
+      const n = utf8SequenceAt(base + <usize>pos, end - pos);
       if (n == 0) return fail(utf8("invalid UTF-8 in string"));
       decoded += n;
       pos += n;

@@ -8,7 +8,6 @@ import {
   FAM_TCP6,
   OFF_IP,
   addressPort,
-  isIPv4Like,
 } from "./address";
 import { Text, textBytes, textLength, utf8, writeDecimal } from "./bytes";
 
@@ -50,13 +49,13 @@ function putHex16(v: u32): void {
   }
 }
 
-/** RFC 5952 text of 16 bytes at p; IPv4-mapped addresses as ::ffff:a.b.c.d. */
-function putIPv6(p: usize, mapped: bool): void {
-  if (mapped) {
-    putText(utf8("::ffff:"));
-    putDottedQuad(p + 12);
-    return;
-  }
+/**
+ * RFC 5952 text of 16 bytes at p, in hex groups only: v1 (section 2.1) allows
+ * "series of 4 hexadecimal digits ... delimited by colons" and no embedded
+ * dotted quad, so an IPv4-mapped address is written ::ffff:102:304, which every
+ * inet_pton-based reader also accepts.
+ */
+function putIPv6(p: usize): void {
   // The longest run of two or more zero groups, the first one on a tie.
   let bestStart = -1;
   let bestLen = 1;
@@ -102,9 +101,9 @@ export function encodeV1(out: usize, cap: i32, family: u8, src: usize, dst: usiz
     putDottedQuad(dst + OFF_IP + 12);
   } else if (family == FAM_TCP6) {
     putText(utf8("PROXY TCP6 "));
-    putIPv6(src + OFF_IP, isIPv4Like(src));
+    putIPv6(src + OFF_IP);
     put(0x20);
-    putIPv6(dst + OFF_IP, isIPv4Like(dst));
+    putIPv6(dst + OFF_IP);
   } else {
     putText(utf8("PROXY UNKNOWN\r\n"));
     return pos;

@@ -17,6 +17,7 @@ import {
   addressPort,
   UNIX_PATH_SIZE,
 } from "./address";
+import { isText } from "./bytes";
 
 export const PP2_HEADER_PREFIX: i32 = 16;
 /** The length field is 16 bits: at most 65535 bytes follow the prefix. */
@@ -42,6 +43,18 @@ export const PP2_TLV_HEADER: i32 = 3;
 export const PP2_CRC32C_TLV_SIZE: i32 = 7;
 /** PP2_TYPE_UNIQUE_ID values are "up to 128 bytes" (section 2.2.5). */
 export const PP2_UNIQUE_ID_MAX: i32 = 128;
+
+/**
+ * Whether a value of this TLV type is valid: AUTHORITY and SSL CN are UTF-8
+ * (doc 2.2.1, 2.2.5), NETNS and SSL VERSION are US-ASCII (2.2.5, 2.2.7);
+ * UNIQUE_ID is at most 128 bytes (2.2.4); the other types are opaque bytes.
+ */
+export function tlvValueValid(type: u8, value: usize, len: i32): bool {
+  if (type == PP2_TYPE_UNIQUE_ID) return len <= PP2_UNIQUE_ID_MAX;
+  if (type == PP2_TYPE_AUTHORITY || type == PP2_SUBTYPE_SSL_CN) return isText(value, len, false);
+  if (type == PP2_TYPE_NETNS || type == PP2_SUBTYPE_SSL_VERSION) return isText(value, len, true);
+  return true;
+}
 
 /** Address block sizes (section 2.2): 2*4+2*2, 2*16+2*2, 2*108. */
 export function addressBlockSize(family: u8): i32 {

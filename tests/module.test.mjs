@@ -205,7 +205,7 @@ for (const mod of MODULES) {
       const a = plugin.newConnection(IPV4).downstreamData(bytes('GET'));
       assert.equal(Buffer.from(a.forwarded).toString(), 'PROXY TCP4 1.2.3.4 5.6.7.8 5678 80\r\nGET');
       const b = plugin.newConnection({ source: '1.2.3.4:1', destination: '[2001:db8::2]:2' }).downstreamData(bytes('GET'));
-      assert.equal(Buffer.from(b.forwarded).toString(), 'PROXY TCP6 ::ffff:1.2.3.4 2001:db8::2 1 2\r\nGET');
+      assert.equal(Buffer.from(b.forwarded).toString(), 'PROXY TCP6 ::ffff:102:304 2001:db8::2 1 2\r\nGET');
       const c = plugin.newConnection({ destination: '5.6.7.8:80', properties: { 'source.address': null } }).downstreamData(bytes('GET'));
       assert.equal(Buffer.from(c.forwarded).toString(), 'PROXY UNKNOWN\r\nGET');
       assert.equal(decoded(a.forwarded).version, 1);
@@ -272,6 +272,26 @@ for (const mod of MODULES) {
       plugin.shutdown();
     });
 
+    test('a dynamic text TLV whose bytes break its type (AUTHORITY UTF-8, NETNS ASCII) is left out and counted', async () => {
+      const configuration = JSON.stringify({ tlvs: [{ type: 'authority', property: 'custom.a' }, { type: 'netns', property: 'custom.n' }, { type: 0xe0, property: 'custom.a' }] });
+      const plugin = await start({ configuration });
+      const props = { 'custom.a': Uint8Array.of(0xff, 0xfe), 'custom.n': 'caf\u00e9' };
+      const r = plugin.newConnection({ ...IPV4, properties: props }).downstreamData(bytes('.'));
+      // Only the opaque custom TLV carries the bytes.
+      assert.equal(hex(r.forwarded), `${SIG}21110011` + '0102030405060708162e0050' + 'e00002fffe' + '2e');
+      plugin.tick();
+      assert.equal(plugin.counter('ppv2.tlvs_omitted'), 2);
+      plugin.shutdown();
+    });
+
+    test('an SSL CN that is not UTF-8 is left out of the SSL TLV; the rest of it is sent', async () => {
+      const plugin = await start({ configuration: '{"tlvs": [{"from": "ssl"}]}' });
+      const properties = { 'connection.tls_version': 'TLSv1.3', 'connection.mtls': true, 'connection.subject_peer_certificate': 'CN=\\ff' };
+      const h = decoded(plugin.newConnection({ ...IPV4, properties }).downstreamData(bytes('.')).forwarded);
+      assert.deepEqual(h.tlvs.find((t) => t.type === 0x20).ssl.subTlvs.map((t) => t.text), ['TLSv1.3']);
+      plugin.shutdown();
+    });
+
     test('a dynamic value too long for the header is left out; the length always matches', async () => {
       const configuration = JSON.stringify({ tlvs: [{ type: 0xe0, property: 'big' }, { type: 'unique_id', property: 'id' }] });
       const plugin = await start({ configuration });
@@ -295,7 +315,10 @@ for (const mod of MODULES) {
         ['{"tlvs": [{"type": 3, "value": "x"}]}', 'tlvs[0].type: 3 is CRC32C'],
         ['{"tlvs": [{"type": 32, "value": "x"}]}', 'tlvs[0].type: 0x20 is SSL'],
         ['{"tlvs": [{"type": 2, "hex": "xyz"}]}', 'tlvs[0].hex'],
-        ['{"tlvs": [{"type": "unique_id", "value": "' + 'u'.repeat(129) + '"}]}', 'UNIQUE_ID value is at most 128 bytes'],
+        ['{"tlvs": [{"type": "unique_id", "value": "' + 'u'.repeat(129) + '"}]}', 'UNIQUE_ID is at most 128 bytes'],
+        ['{"tlvs": [{"type": "authority", "hex": "ff"}]}', 'tlvs[0]: AUTHORITY must be UTF-8'],
+        ['{"tlvs": [{"type": "netns", "value": "caf\\u00e9"}]}', 'tlvs[0]: NETNS must be US-ASCII'],
+        [JSON.stringify({ tlvs: Array.from({ length: 65536 }, () => ({ type: 'noop', property: 'x' })) }), 'tlvs: more than 65535 TLVs'],
         ['{"version": 2', 'invalid JSON at byte 13'],
       ];
       for (const [configuration, text] of cases) {

@@ -30,8 +30,8 @@ describe("v1", () => {
     expect<string>(line("[2001:db8:0:0:1:0:0:1]:1", "[::]:2")).toBe("PROXY TCP6 2001:db8::1:0:0:1 :: 1 2\r\n");
     expect<string>(line("[1::]:1", "[::1]:2")).toBe("PROXY TCP6 1:: ::1 1 2\r\n");
   });
-  it("mixed families: TCP6 with the IPv4 side as ::ffff:a.b.c.d", () => {
-    expect<string>(line("1.2.3.4:1", "[2001:db8::2]:2")).toBe("PROXY TCP6 ::ffff:1.2.3.4 2001:db8::2 1 2\r\n");
+  it("mixed families: TCP6 with the IPv4 side as ::ffff:a.b.c.d in hex groups (v1 allows no dotted quad)", () => {
+    expect<string>(line("1.2.3.4:1", "[2001:db8::2]:2")).toBe("PROXY TCP6 ::ffff:102:304 2001:db8::2 1 2\r\n");
   });
   it("both sides IPv4-mapped: TCP4", () => {
     expect<string>(line("[::ffff:10.0.0.1]:1", "[::ffff:10.0.0.2]:2")).toBe("PROXY TCP4 10.0.0.1 10.0.0.2 1 2\r\n");

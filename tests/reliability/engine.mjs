@@ -28,57 +28,6 @@ const balena = require('@balena/proxy-protocol-parser');
 
 export const COUNTERS = ['headers_written', 'local_fallbacks', 'closed_by_policy', 'tlvs_omitted'];
 
-const utf8Valid = (b) => {
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(b);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-/**
- * Findings reported to their owners and not fixed yet (each has a failing
- * regression test kept out of the commit, in .tmp/reliability/). A case that
- * hits one is counted under its id, and every other invariant is still
- * checked on it. Delete an entry once its fix lands: the fuzz then proves it.
- */
-export const KNOWN_FINDINGS = [
-  {
-    id: 'text-tlv-unchecked',
-    owner: 'filter (assembly/)',
-    says: 'AUTHORITY, NETNS and the SSL VERSION/CN sub-TLVs are sent with whatever bytes the config or the property holds; ' +
-      'a strict receiver refuses a non-UTF-8 AUTHORITY/VERSION/CN or a non-ASCII NETNS, and with it the connection',
-    /** On the header the oracle computed. */
-    matches: (expected) => (expected.tlvs ?? []).some((t) => (t.type === 0x02 && !utf8Valid(t.value)) || (t.type === 0x30 && t.value.some((b) => b >= 0x80)) ||
-      (t.type === 0x20 && sslTextBad(t.value))),
-  },
-  {
-    id: 'v1-mapped-ipv6-refused-by-decoder',
-    owner: 'CLI (src/proxy-protocol/v1.ts)',
-    says: 'a v1 TCP6 line with an IPv4-mapped address in dotted form (::ffff:1.2.3.4, RFC 4291 2.2 form 3, what inet_pton and HAProxy accept) ' +
-      'is refused by our strict decoder',
-    matches: (expected) => expected.header?.[0] === 0x50 && expected.family === 'TCP6' && /::ffff:\d/.test(expected.header.toString('latin1')),
-  },
-];
-
-function sslTextBad(value) {
-  for (let at = 5; at + 3 <= value.length; ) {
-    const len = value.readUInt16BE(at + 1);
-    if ((value[at] === 0x21 || value[at] === 0x22) && !utf8Valid(value.subarray(at + 3, at + 3 + len))) return true;
-    at += 3 + len;
-  }
-  return false;
-}
-
-/** A refused configuration whose error line is empty: more than 65535 TLVs (filter; regression test in .tmp/reliability/). */
-export const KNOWN_CONFIG_FINDING = {
-  id: 'tlv-count-over-65535-unnamed',
-  owner: 'filter (assembly/config.ts parseTlvs)',
-  says: 'a configuration with 65536 or more TLVs is refused with an empty log line instead of one naming "tlvs"',
-  matches: (text, line) => line === '' && /^\{"tlvs":\[/.test(typeof text === 'string' ? text : '') && (text.match(/\{"type"/g) ?? []).length >= 65536,
-};
-
 /** A failed invariant, with what is needed to replay it. */
 export class Finding extends Error {
   constructor(message, details) {
@@ -221,7 +170,7 @@ export function runConnection(plugin, config, spec, counters) {
   if (plugin.failed) fail(`trap on close: ${plugin.failure}`);
   if (closed || !decided) {
     if (!decided && Buffer.concat(downOut).length !== 0) fail('bytes forwarded without a decision');
-    return { known: [], outcome: closed ? 'closed by policy' : 'no data' };
+    return { outcome: closed ? 'closed by policy' : 'no data' };
   }
   const out = Buffer.concat(downOut);
   const payload = Buffer.concat(downIn);
@@ -230,10 +179,9 @@ export function runConnection(plugin, config, spec, counters) {
     fail('upstream bytes differ from header + payload', { expectedHeader: hex(expected.header, 400), got: hex(out, 400), payloadLength: payload.length });
   }
   if (downEosIn !== (downEosOut === 1) || downEosOut > 1) fail(`end_of_stream sent ${downEosIn}, forwarded ${downEosOut} times`);
-  const known = KNOWN_FINDINGS.filter((k) => k.matches(expected)).map((k) => k.id);
-  checkDecoders(expected, out, fail, known.length > 0);
+  checkDecoders(expected, out, fail);
   const outcome = expected.header[0] === 0x50 ? `v1 ${expected.family ?? 'UNKNOWN'}` : `v2 ${expected.family ?? 'LOCAL'}${expected.tlvs.length > 0 ? ' with TLVs' : ''}`;
-  return { known, outcome };
+  return { outcome };
 }
 
 /** The id the host gave the connection (its own answer, not a `connection_id` override). */
@@ -242,13 +190,11 @@ function readConnectionId(conn) {
 }
 
 /** The header decodes strictly, the same way, with our decoder and the npm ones. */
-function checkDecoders(expected, out, fail, knownStrictFailure) {
+function checkDecoders(expected, out, fail) {
   const headerLength = expected.header.length;
   const ours = decodeProxyHeader(out);
-  // A known finding makes our strict decoder refuse the header: the exact bytes
-  // were compared already; the npm decoders below still read it.
-  const h = ours.state === 'complete' ? ours.header : null;
-  if (h === null && !knownStrictFailure) fail(`our decoder: ${ours.state}: ${ours.reason}`);
+  if (ours.state !== 'complete') fail(`our decoder: ${ours.state}: ${ours.reason}`);
+  const h = ours.header;
   if (h !== null && h.length !== headerLength) fail(`our decoder reads a ${h.length}-byte header, expected ${headerLength}`);
   if (expected.header[0] === 0x50) {
     // v1 text.
@@ -369,23 +315,20 @@ export async function runCase(wasm, c) {
     if (prediction.ok) throw new Finding(`a valid configuration was refused: ${lines.map((e) => e.message).join(' | ')}`, where);
     if (lines.length !== 1) throw new Finding(`a refused configuration logged ${lines.length} error lines: ${JSON.stringify(lines.map((e) => e.message))}`, where);
     const line = lines[0].message;
-    if (KNOWN_CONFIG_FINDING.matches(c.config.text, line)) return { accepted: false, connections: 0, bytes: 0, known: [KNOWN_CONFIG_FINDING.id] };
     if (!/^ppv2-wasm: bad plugin configuration: \S/.test(line)) throw new Finding(`the refusal line does not say what is wrong: ${JSON.stringify(line)}`, where);
     const mustName = prediction.key === 'unknown key' ? (/^[\x20-\x7e]{1,40}$/.test(prediction.unknown) ? `unknown key ${JSON.stringify(prediction.unknown)}` : 'unknown key') : prediction.key;
     if (!line.includes(mustName)) throw new Finding(`the refusal line should name ${JSON.stringify(mustName)}: ${JSON.stringify(line)}`, where);
-    return { accepted: false, connections: 0, bytes: 0, known: [] };
+    return { accepted: false, connections: 0, bytes: 0 };
   }
   try {
     if (!prediction.ok) throw new Finding(`a configuration the oracle refuses (${prediction.key}) was accepted`, where);
     if (plugin.failed) throw new Finding(`trap while starting: ${plugin.failure}`, where);
     const counters = Object.fromEntries(COUNTERS.map((k) => [k, 0]));
     let bytes = 0;
-    const known = [];
     const outcomes = [];
     for (const spec of c.connections) {
       try {
         const r = runConnection(plugin, prediction.config, spec, counters);
-        known.push(...r.known);
         outcomes.push(r.outcome);
       } catch (error) {
         if (error instanceof Finding) throw new Finding(error.message, { ...where, ...error.details });
@@ -401,7 +344,7 @@ export async function runCase(wasm, c) {
     const noisy = plugErrors(plugin.logs);
     if (noisy.length > 0) throw new Finding(`the filter logged at warn or above: ${noisy[0].message}`, where);
     if (plugin.failed) throw new Finding(`trap: ${plugin.failure}`, where);
-    return { accepted: true, connections: c.connections.length, bytes, known, outcomes };
+    return { accepted: true, connections: c.connections.length, bytes, outcomes };
   } finally {
     plugin.shutdown();
   }
@@ -418,7 +361,7 @@ function preview(text) {
  */
 export async function fuzz({ wasm, seed, count = Infinity, deadline = Infinity, first = 0, kinds, hugeCounts, onFinding, onProgress }) {
   const module = wasm instanceof WebAssembly.Module ? wasm : await WebAssembly.compile(typeof wasm === 'string' ? (await import('node:fs')).readFileSync(wasm) : wasm);
-  const tally = { cases: 0, accepted: 0, refused: 0, connections: 0, bytes: 0, byKind: {}, outcomes: {}, known: {} };
+  const tally = { cases: 0, accepted: 0, refused: 0, connections: 0, bytes: 0, byKind: {}, outcomes: {} };
   const findings = new Map();
   for (let index = first; index < first + count && Date.now() < deadline; index++) {
     const c = buildCase(seed, index, { kinds, hugeCounts });
@@ -430,7 +373,6 @@ export async function fuzz({ wasm, seed, count = Infinity, deadline = Infinity, 
       else tally.refused++;
       tally.connections += r.connections;
       tally.bytes += r.bytes;
-      for (const id of new Set(r.known)) tally.known[id] = (tally.known[id] ?? 0) + 1;
       for (const o of r.outcomes ?? []) tally.outcomes[o] = (tally.outcomes[o] ?? 0) + 1;
     } catch (error) {
       if (!(error instanceof Finding)) throw error;

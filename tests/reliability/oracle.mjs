@@ -137,6 +137,22 @@ export function parseStrictJson(bytes) {
 
 // ---------------------------------------------------------------- configuration
 
+/**
+ * haproxy doc 2.2.1-2.2.7: AUTHORITY and SSL CN are UTF-8, NETNS and SSL
+ * VERSION US-ASCII, UNIQUE_ID at most 128 bytes; other types are opaque.
+ */
+function textValueValid(type, bytes) {
+  if (type === 0x05) return bytes.length <= 128;
+  if (type === 0x30 || type === 0x21) return bytes.every((b) => b < 0x80);
+  if (type !== 0x02 && type !== 0x22) return true;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const TLV_NAMES = { alpn: 0x01, authority: 0x02, noop: 0x04, unique_id: 0x05, netns: 0x30 };
 const TOP_KEYS = ['version', 'on_unknown_address', 'crc32c', 'tlvs', 'reject_client_proxy_header'];
 const TLV_KEYS = ['type', 'value', 'hex', 'property', 'from'];
@@ -255,8 +271,7 @@ function predictTlv(value, index) {
     type = 0x20;
   } else {
     if (type === undefined || !tlvTypeAllowed(type)) return { error: `${at}.type` };
-    if (source === 'static' && type === 0x05 && data.length > 128) return { error: at };
-    if (source === 'static' && type === 0x30 && data.some((b) => b >= 0x80)) return { error: at };
+    if (source === 'static' && !textValueValid(type, data)) return { error: at };
   }
   return { type, source, value: data, path };
 }
@@ -387,9 +402,8 @@ export function crc32c(bytes) {
 const be16 = (n) => [n >> 8, n & 0xff];
 const tlvBytes = (type, value) => Buffer.concat([Buffer.from([type, ...be16(value.length)]), Buffer.from(value)]);
 
-/** RFC 5952 text of 16 bytes; an IPv4-mapped address as ::ffff:a.b.c.d. */
-export function ipv6Text(ip, v4like) {
-  if (v4like) return `::ffff:${ip.slice(12).join('.')}`;
+/** RFC 5952 text of 16 bytes in hex groups only (v1, haproxy doc 2.1, allows no dotted quad). */
+export function ipv6Text(ip) {
   const groups = [];
   for (let g = 0; g < 8; g++) groups.push((ip[2 * g] << 8) | ip[2 * g + 1]);
   let best = -1;
@@ -458,7 +472,7 @@ export function expectHeader(config, lookup, counters) {
   if (config.version === 1) {
     let line;
     if (family === 'TCP4') line = `PROXY TCP4 ${src.ip.slice(12).join('.')} ${dst.ip.slice(12).join('.')} ${src.port} ${dst.port}\r\n`;
-    else if (family === 'TCP6') line = `PROXY TCP6 ${ipv6Text(src.ip, isV4Like(src))} ${ipv6Text(dst.ip, isV4Like(dst))} ${src.port} ${dst.port}\r\n`;
+    else if (family === 'TCP6') line = `PROXY TCP6 ${ipv6Text(src.ip)} ${ipv6Text(dst.ip)} ${src.port} ${dst.port}\r\n`;
     else line = 'PROXY UNKNOWN\r\n';
     return { header: Buffer.from(line, 'latin1'), family: family === 'UNIX_STREAM' ? null : family, src, dst, tlvs: [] };
   }
@@ -492,7 +506,7 @@ export function expectHeader(config, lookup, counters) {
         // Sent as decimal ASCII (README "Configuration"), from Envoy's uint64 LE.
         raw = raw.length === 8 ? Buffer.from(Buffer.from(raw).readBigUInt64LE().toString(), 'latin1') : null;
       }
-      if (raw !== null && raw.length > 0 && !(t.type === 0x05 && raw.length > 128)) value = raw;
+      if (raw !== null && raw.length > 0 && textValueValid(t.type, raw)) value = raw;
     }
     if (value === null || length + 3 + value.length > limit - (t.source === 'static' ? 0 : reserveAfter[k])) {
       counters.tlvs_omitted++;
@@ -516,14 +530,17 @@ export function expectHeader(config, lookup, counters) {
 function sslValue(lookup) {
   const version = lookup('connection\0tls_version');
   if (version === null || version.length === 0) return null;
+  const versionText = Buffer.from(version).subarray(0, 64);
+  if (!textValueValid(0x21, versionText)) return null;
   const mtlsRaw = lookup('connection\0mtls');
   const mtls = mtlsRaw !== null && mtlsRaw.length >= 1 && mtlsRaw[0] !== 0;
   let cn = null;
   if (mtls) {
     const subject = lookup('connection\0subject_peer_certificate');
     if (subject !== null) cn = commonNameOf(subject);
+    if (cn !== null && !textValueValid(0x22, cn)) cn = null;
   }
-  const parts = [Buffer.from([0x01 | (mtls ? 0x02 : 0)]), Buffer.from([0, 0, 0, mtls ? 0 : 1]), tlvBytes(0x21, Buffer.from(version).subarray(0, 64))];
+  const parts = [Buffer.from([0x01 | (mtls ? 0x02 : 0)]), Buffer.from([0, 0, 0, mtls ? 0 : 1]), tlvBytes(0x21, versionText)];
   if (cn !== null) parts.push(tlvBytes(0x22, cn));
   return Buffer.concat(parts);
 }
