@@ -17,6 +17,9 @@ export function stopSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+/** The accept queue we ask for; the kernel caps it at net.core.somaxconn. */
+export const LISTEN_BACKLOG = 4096;
+
 /** Listens, turning EADDRINUSE and friends into one RunError line. */
 export function listen(server: Server, host: string, port: number, command: string): Promise<{ host: string; port: number }> {
   return new Promise((resolve, reject) => {
@@ -28,7 +31,10 @@ export function listen(server: Server, host: string, port: number, command: stri
       reject(new RunError(`${command}: cannot listen on ${showHostPort(host, port)}: ${why}`));
     };
     server.once('error', onError);
-    server.listen({ host, port, exclusive: true }, () => {
+    // A deep accept queue, as Envoy's listeners have (tcp_backlog_size defaults
+    // to the kernel's somaxconn): with Node's 511, a burst of 1,000 clients
+    // overflowed it and the kernel reset a few before we saw them (npm run soak).
+    server.listen({ host, port, exclusive: true, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', onError);
       // Later errors (e.g. EMFILE on accept) are reported, never fatal.
       server.on('error', (error: NodeJS.ErrnoException) => console.error(`ppv2-wasm ${command}: server error: ${error.code ?? error.message}`));

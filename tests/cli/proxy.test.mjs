@@ -7,12 +7,16 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, connect } from 'node:net';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixture } from '../fixtures/wat.mjs';
 import { startPlugin } from '../../dist/host/index.js';
 import { createProxyServer } from '../../dist/cli/proxy.js';
+import { LISTEN_BACKLOG } from '../../dist/cli/lifecycle.js';
+import { requireTool } from '../e2e/tools.mjs';
 import { runCli, startCli } from './cli-process.mjs';
 import { exchange } from './net-client.mjs';
 
@@ -176,6 +180,21 @@ test('--fail-open: after a trap, connections pass through without the filter', a
   assert.equal(next.data.toString(), 'ok');
   await proxy.lines.next();
   assert.equal(up.received.at(-1).toString(), 'hello', 'no "H" prepended: the failed filter is skipped');
+});
+
+test('the listener asks for a 4096-deep accept queue, so a burst of clients is not reset by the kernel', async (t) => {
+  const ss = requireTool(t, 'ss');
+  if (!ss) return;
+  const up = await backend({ reply: Buffer.from('r') });
+  const proxy = await startCli(['proxy', '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${up.port}`, '--wasm', TRAP]);
+  cleanups.push(() => proxy.stop());
+  // For a listening socket, ss shows the backlog in Send-Q; the kernel caps it at somaxconn.
+  const { stdout } = await promisify(execFile)(ss, ['-Hltn', `sport = :${proxy.port}`]);
+  const [state, , sendQ] = stdout.trim().split(/\s+/);
+  assert.equal(state, 'LISTEN');
+  const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+  assert.equal(Number(sendQ), Math.min(LISTEN_BACKLOG, somaxconn));
+  assert.ok(LISTEN_BACKLOG >= 4096);
 });
 
 test('the proxy listens and connects upstream over IPv6', async () => {
