@@ -11,7 +11,7 @@
 // and the next callback sees them again with the new bytes appended.
 import { FilterStatus, PeerType, StreamType, WasmResult } from './abi.js';
 import { ByteQueue, EMPTY_BYTES } from './buffer.js';
-import { portOf, STREAM_MAPS, toPropertyMap, type PropertyValue } from './properties.js';
+import { encodeAddress, encodePort, STREAM_MAPS, toPropertyMap, type PropertyValue } from './properties.js';
 import type { Plugin } from './plugin.js';
 import type { HostContext } from './vm.js';
 
@@ -95,9 +95,11 @@ export class Connection implements HostContext {
   private outEnd = false;
   private pending: ByteQueue | null = null;
   private pendingEnd = false;
-  private readonly overrides: Map<string, Uint8Array | null>;
-  private readonly filterState = new Map<string, Uint8Array>();
+  // Both stay null for the usual connection, which has no overrides and sets no property.
+  private readonly overrides: Map<string, Uint8Array | null> | null;
+  private filterState: Map<string, Uint8Array> | null = null;
   private readonly connectionId: bigint;
+  private connectionIdBytes: Uint8Array | null = null;
 
   constructor(
     private readonly plugin: Plugin,
@@ -110,12 +112,15 @@ export class Connection implements HostContext {
     if (props.source !== undefined && typeof props.source !== 'string') throw new TypeError('connection source must be an Envoy address string');
     if (props.destination !== undefined && typeof props.destination !== 'string') throw new TypeError('connection destination must be an Envoy address string');
     if (props.sni !== undefined && typeof props.sni !== 'string') throw new TypeError('connection sni must be a string');
-    this.overrides = toPropertyMap(props.properties);
-    const cid = props.connectionId ?? nextConnectionId++;
-    if ((typeof cid !== 'bigint' && !Number.isSafeInteger(cid)) || BigInt(cid) < 0n || BigInt(cid) >= 1n << 64n) {
-      throw new TypeError(`connectionId must be a uint64, got ${String(cid)}`);
+    this.overrides = props.properties === undefined ? null : toPropertyMap(props.properties);
+    const cid = props.connectionId;
+    if (cid === undefined) this.connectionId = nextConnectionId++;
+    else {
+      if ((typeof cid !== 'bigint' && !Number.isSafeInteger(cid)) || BigInt(cid) < 0n || BigInt(cid) >= 1n << 64n) {
+        throw new TypeError(`connectionId must be a uint64, got ${String(cid)}`);
+      }
+      this.connectionId = BigInt(cid);
     }
-    this.connectionId = BigInt(cid);
   }
 
   get downstreamBuffer(): ByteQueue | null {
@@ -217,35 +222,38 @@ export class Connection implements HostContext {
   property(key: string): Uint8Array | null | WasmResult {
     // Envoy stops at the end of the path, so one trailing NUL changes nothing.
     if (key.endsWith('\0')) key = key.slice(0, -1);
-    const own = this.overrides.get(key);
+    const own = this.overrides?.get(key);
     if (own !== undefined) return own;
     const shared = this.plugin.pluginProperty(key);
     if (shared !== undefined) return shared;
     const p = this.props;
     switch (key) {
       case 'source\0address':
-        return p.source === undefined ? null : Buffer.from(p.source, 'utf8');
+        return p.source === undefined ? null : encodeAddress(p.source);
       case 'destination\0address':
-        return p.destination === undefined ? null : Buffer.from(p.destination, 'utf8');
+        return p.destination === undefined ? null : encodeAddress(p.destination);
       case 'source\0port':
-        return portBytes(p.source);
+        return p.source === undefined ? null : encodePort(p.source);
       case 'destination\0port':
-        return portBytes(p.destination);
+        return p.destination === undefined ? null : encodePort(p.destination);
       case 'connection\0requested_server_name':
         return Buffer.from(p.sni ?? '', 'utf8');
       case 'connection\0mtls':
         return Uint8Array.of(0);
       case 'connection\0id':
       case 'connection_id': {
-        const b = Buffer.alloc(8);
-        b.writeBigUInt64LE(this.connectionId);
-        return b;
+        if (this.connectionIdBytes === null) {
+          const b = Buffer.alloc(8);
+          b.writeBigUInt64LE(this.connectionId);
+          this.connectionIdBytes = b;
+        }
+        return this.connectionIdBytes;
       }
     }
     // CelState values set by proxy_set_property are found by their first segment only.
     const nul = key.indexOf('\0');
     const top = nul < 0 ? key : key.slice(0, nul);
-    const state = this.filterState.get(top);
+    const state = this.filterState?.get(top);
     if (state !== undefined) return nul < 0 ? state : null;
     if (key.length === 0 || (nul < 0 && STREAM_MAPS.has(key))) return WasmResult.SerializationFailure;
     return null;
@@ -253,7 +261,7 @@ export class Connection implements HostContext {
 
   setProperty(key: string, value: Uint8Array): WasmResult {
     // Envoy stores it as filter state "wasm.<path>" on the connection's stream info.
-    this.filterState.set(key, value);
+    (this.filterState ??= new Map()).set(key, value);
     return WasmResult.Ok;
   }
 
@@ -380,12 +388,4 @@ export class Connection implements HostContext {
 
 function closedResult(): DataResult {
   return { forwarded: EMPTY_BYTES, endOfStream: false, status: FilterStatus.StopIteration, closed: true };
-}
-
-function portBytes(address: string | undefined): Uint8Array | null {
-  const port = address === undefined ? undefined : portOf(address);
-  if (port === undefined) return null;
-  const b = Buffer.alloc(8);
-  b.writeBigInt64LE(BigInt(port));
-  return b;
 }

@@ -11,7 +11,7 @@ import {
   STREAM_TYPE_MAX,
   WasmResult,
 } from './abi.js';
-import { ByteQueue, EMPTY_BYTES } from './buffer.js';
+import { ByteQueue, copyBytes, EMPTY_BYTES } from './buffer.js';
 import type { Metrics } from './metrics.js';
 import type { HostCallStats } from './stats.js';
 import type { HostContext, Vm } from './vm.js';
@@ -96,7 +96,7 @@ export function createImports(host: ImportHost, abi: '0.2.0' | '0.2.1'): Record<
       pathPtr >>>= 0;
       pathSize >>>= 0;
       if (!vm.inBounds(pathPtr, pathSize)) return WasmResult.InvalidMemoryAccess;
-      const value = ctx.property(vm.buf.toString('latin1', pathPtr, pathPtr + pathSize));
+      const value = ctx.property(vm.key(pathPtr, pathSize));
       if (value === null) return WasmResult.NotFound;
       if (typeof value === 'number') return value;
       return vm.copyOut(value, valuePtrPtr >>> 0, valueSizePtr >>> 0);
@@ -167,11 +167,11 @@ export function createImports(host: ImportHost, abi: '0.2.0' | '0.2.1'): Record<
       // end appends; anything else is BadArgument (source/extensions/common/wasm/context.cc).
       if (start === 0) {
         if (length !== 0) b.drain(length);
-        b.prepend(vm.u8.slice(dataPtr, dataPtr + dataSize));
+        b.prepend(copyBytes(vm.u8, dataPtr, dataPtr + dataSize));
         return WasmResult.Ok;
       }
       if (start >= b.length) {
-        b.add(vm.u8.slice(dataPtr, dataPtr + dataSize));
+        b.add(copyBytes(vm.u8, dataPtr, dataPtr + dataSize));
         return WasmResult.Ok;
       }
       return WasmResult.BadArgument;

@@ -131,8 +131,8 @@ export class Plugin {
   private readonly contexts = new Map<number, HostContext>();
   private readonly root: RootContext;
   private readonly metricsStore = new Metrics();
+  /** plugin_root_id, plugin_name, plugin_vm_id, shadowed by the caller's `properties`. */
   private readonly pluginProps: Map<string, Uint8Array | null>;
-  private readonly builtins: Map<string, Uint8Array>;
   private nextContextId = 2;
   private level: number;
   private tickMs = 0;
@@ -167,15 +167,15 @@ export class Plugin {
       setTickPeriod: (ms) => this.setTickPeriod(ms),
       done: () => this.done(),
     };
-    this.pluginProps = toPropertyMap(options.properties);
     const rootId = options.rootId ?? '';
     const name = options.pluginName ?? '';
     const vmId = options.vmId ?? '';
-    this.builtins = new Map([
+    const builtins = new Map<string, Uint8Array | null>([
       ['plugin_root_id', Buffer.from(rootId)],
       ['plugin_name', Buffer.from(name)],
       ['plugin_vm_id', Buffer.from(vmId)],
     ]);
+    this.pluginProps = toPropertyMap(options.properties, builtins);
     // PluginBase::makeLogPrefix and ContextBase::makeRootLogPrefix (cpp-host src/context.cc).
     const prefix = (parts: string[]): string => parts.filter((p) => p !== '').map((p) => ` ${p}`).join('');
     this.logPrefixRoot = prefix([rootId, vmId]);
@@ -270,8 +270,7 @@ export class Plugin {
 
   /** @internal */
   pluginProperty(key: string): Uint8Array | null | undefined {
-    const own = this.pluginProps.get(key);
-    return own !== undefined ? own : this.builtins.get(key);
+    return this.pluginProps.get(key);
   }
 
   /** @internal */

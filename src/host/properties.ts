@@ -90,3 +90,37 @@ export function toPropertyMap(props: Record<string, PropertyValue> | undefined, 
  * serialized (the wrappers list no keys), so Envoy returns SerializationFailure for them.
  */
 export const STREAM_MAPS: ReadonlySet<string> = new Set(['source', 'destination', 'connection', 'upstream', 'request', 'response']);
+
+// Encoded addresses and ports, kept by address string. The host only ever copies these into
+// Wasm memory, never hands them out, so one array can serve every connection that asks. A proxy
+// sees few distinct local addresses and many peer ones; the table is emptied when full.
+const ENCODED_MAX = 1024;
+const addresses = new Map<string, Uint8Array>();
+const ports = new Map<string, Uint8Array | null>();
+
+/** `source.address` / `destination.address`: the string's UTF-8 bytes. */
+export function encodeAddress(address: string): Uint8Array {
+  let b = addresses.get(address);
+  if (b === undefined) {
+    if (addresses.size >= ENCODED_MAX) addresses.clear();
+    b = Buffer.from(address, 'utf8');
+    addresses.set(address, b);
+  }
+  return b;
+}
+
+/** `source.port` / `destination.port`: int64 little-endian, or null (NotFound) for an address with no port. */
+export function encodePort(address: string): Uint8Array | null {
+  let b = ports.get(address);
+  if (b === undefined) {
+    if (ports.size >= ENCODED_MAX) ports.clear();
+    const port = portOf(address);
+    if (port === undefined) b = null;
+    else {
+      b = Buffer.alloc(8);
+      (b as Buffer).writeBigInt64LE(BigInt(port));
+    }
+    ports.set(address, b);
+  }
+  return b;
+}

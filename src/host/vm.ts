@@ -26,6 +26,9 @@ export class RefusalSignal extends Error {}
 
 type Fn = (...args: number[]) => number | undefined;
 
+const KEY_CACHE_ENTRIES = 256;
+const KEY_CACHE_MAX_BYTES = 256;
+
 export class Vm {
   memory!: WebAssembly.Memory;
   private ab: ArrayBuffer | SharedArrayBuffer = new ArrayBuffer(0);
@@ -44,6 +47,7 @@ export class Vm {
   effectiveId = 0;
   allocator: Fn | undefined;
   private readonly afterActions: (() => void)[] = [];
+  private readonly keys = new Map<number, { bytes: Uint8Array; key: string }>();
 
   constructor(
     readonly contexts: Map<number, HostContext>,
@@ -72,9 +76,39 @@ export class Vm {
     return this.current;
   }
 
+  /**
+   * Whether [ptr, ptr + size) lies in the memory, with the views made current. Reading
+   * memory.buffer costs a call into V8, so it is read again only when the views may be stale:
+   * growth detaches the old buffer, whose views then have length 0, and an access past the end
+   * of a view may be one the memory has since grown to cover (a shared memory is not detached).
+   */
   inBounds(ptr: number, size: number): boolean {
+    const n = this.u8.length;
+    if (n !== 0 && ptr + size <= n) return true;
     this.refresh();
     return ptr + size <= this.u8.length;
+  }
+
+  /**
+   * The property path at [ptr, ptr + size) as a latin1 string (the caller checked bounds). A
+   * module asks for its paths from the same static addresses again and again, so the string
+   * made for an address is kept and reused while the bytes there stay the same.
+   */
+  key(ptr: number, size: number): string {
+    const u8 = this.u8;
+    const hit = this.keys.get(ptr);
+    if (hit !== undefined && hit.bytes.length === size) {
+      const bytes = hit.bytes;
+      let i = 0;
+      while (i < size && bytes[i] === u8[ptr + i]) i++;
+      if (i === size) return hit.key;
+    }
+    const key = this.buf.toString('latin1', ptr, ptr + size);
+    if (size <= KEY_CACHE_MAX_BYTES) {
+      if (this.keys.size >= KEY_CACHE_ENTRIES) this.keys.clear();
+      this.keys.set(ptr, { bytes: u8.slice(ptr, ptr + size), key });
+    }
+    return key;
   }
 
   setWord(ptr: number, value: number): boolean {

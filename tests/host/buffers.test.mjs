@@ -134,3 +134,19 @@ test('HTTP body buffers read as empty, the HTTP call response body is NotFound',
   const plugin = await startPlugin({ wasm: watToWasm(wat) });
   assert.deepEqual(['b0', 'b1', 'b4', 'b5'].map((n) => plugin.gauge(n)), [0, 0, 1, 0]);
 });
+
+test('forwarded bytes stay intact while later connections prepend (small arrays share a slab)', async () => {
+  // 2,000 prepends and joins cross many 8 KiB slabs; every earlier result must keep its bytes,
+  // and be a plain Uint8Array of exactly its length.
+  const plugin = await withSetBuffer(0, 0, 'HEADER:');
+  const kept = [];
+  for (let i = 0; i < 2000; i++) {
+    const payload = bytes(`payload ${i}`);
+    const r = plugin.newConnection().downstreamData(payload);
+    kept.push([r.forwarded, `HEADER:payload ${i}`]);
+  }
+  for (const [forwarded, want] of kept) {
+    assert.equal(Object.getPrototypeOf(forwarded), Uint8Array.prototype);
+    assert.equal(text(forwarded), want);
+  }
+});

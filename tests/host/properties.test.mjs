@@ -163,3 +163,19 @@ test('envoyAddress refuses what is not an IP address and port', () => {
   assert.throws(() => envoyAddress('example.com', 80), /not an IP address: "example.com"/);
   assert.throws(() => envoyAddress('1.2.3.4', 70000), /port must be an integer 0-65535, got 70000/);
 });
+
+test('a path rewritten at the same address, and reads after the memory grew, see the current bytes', async () => {
+  // The host keeps the string made for a path address and its memory views between calls;
+  // neither may outlive a change (tests/fixtures/reread.wat).
+  const plugin = await startPlugin({ wasm: fixture('reread') });
+  const conn = plugin.newConnection({ properties: { k1: 'one', k2: 'two' } });
+  const pagesBefore = plugin.memoryBytes / 65536;
+  conn.downstreamData(Buffer.from('x'));
+  assert.deepEqual(messages(plugin), [
+    `k1 0 3 ${hex('one')}`,
+    `k2 0 3 ${hex('two')}`,
+    `grown ${pagesBefore}`,
+    `k2 0 3 ${hex('two')}`,
+  ]);
+  assert.equal(plugin.memoryBytes, (pagesBefore + 1) * 65536);
+});
