@@ -34,9 +34,7 @@ export let strStart: i32 = 0;
 export let strEnd: i32 = 0;
 export let strDecodedLength: i32 = 0;
 
-/** The last number: its span, whether it is written as an integer, and its value if small. */
-export let numStart: i32 = 0;
-export let numEnd: i32 = 0;
+/** The last number: whether it is written as an integer, and its value if small. */
 export let numIsSmallInteger: bool = false;
 export let numValue: i32 = 0;
 
@@ -121,41 +119,41 @@ function isDigit(c: i32): bool {
   return c >= 0x30 && c <= 0x39;
 }
 
+/** Consumes a run of decimal digits; returns how many. */
+function digits(): i32 {
+  const start = pos;
+  while (isDigit(byteAt(pos))) pos++;
+  return pos - start;
+}
+
 /** Reads a number with the RFC 8259 grammar. */
 export function jsonNumber(): bool {
   jsonSkipWs();
-  numStart = pos;
+  const start = pos;
   numIsSmallInteger = false;
   numValue = 0;
   if (byteAt(pos) == 0x2d) pos++;
   const intStart = pos;
-  if (byteAt(pos) == 0x30) {
-    pos++;
-  } else if (isDigit(byteAt(pos))) {
-    while (isDigit(byteAt(pos))) pos++;
-  } else {
-    return fail(utf8("invalid number"));
-  }
+  if (byteAt(pos) == 0x30) pos++;
+  else if (digits() == 0) return fail(utf8("invalid number"));
   const intDigits = pos - intStart;
   let integer = true;
   if (byteAt(pos) == 0x2e) {
     integer = false;
     pos++;
-    if (!isDigit(byteAt(pos))) return fail(utf8("invalid number"));
-    while (isDigit(byteAt(pos))) pos++;
+    if (digits() == 0) return fail(utf8("invalid number"));
   }
-  if (byteAt(pos) == 0x65 || byteAt(pos) == 0x45) {
+  if ((byteAt(pos) | 0x20) == 0x65) {
     integer = false;
     pos++;
-    if (byteAt(pos) == 0x2b || byteAt(pos) == 0x2d) pos++;
-    if (!isDigit(byteAt(pos))) return fail(utf8("invalid number"));
-    while (isDigit(byteAt(pos))) pos++;
+    const sign = byteAt(pos);
+    if (sign == 0x2b || sign == 0x2d) pos++;
+    if (digits() == 0) return fail(utf8("invalid number"));
   }
-  numEnd = pos;
   if (integer && intDigits <= 9) {
     let v = 0;
-    for (let i = intStart; i < intStart + intDigits; i++) v = v * 10 + (byteAt(i) - 0x30);
-    numValue = byteAt(numStart) == 0x2d ? -v : v;
+    for (let i = intStart; i < pos; i++) v = v * 10 + (byteAt(i) - 0x30);
+    numValue = byteAt(start) == 0x2d ? -v : v;
     numIsSmallInteger = true;
   }
   return true;
@@ -232,32 +230,24 @@ export function jsonString(): bool {
 
 /** Decodes the last string into dst (strDecodedLength bytes). */
 export function jsonDecodeString(dst: usize): void {
-  let o: usize = 0;
   let i = strStart;
   while (i < strEnd) {
-    const c = byteAt(i);
-    if (c != 0x5c) {
-      store<u8>(dst + (o++), <u8>c);
-      i++;
-      continue;
+    let cp = byteAt(i);
+    let n = 1;
+    if (cp == 0x5c) {
+      cp = escapeAt(i + 1);
+      i += escapeLength;
+      n = utf8Length(cp);
     }
-    const cp = escapeAt(i + 1);
-    i += 1 + escapeLength;
-    if (cp < 0x80) {
-      store<u8>(dst + (o++), <u8>cp);
-    } else if (cp < 0x800) {
-      store<u8>(dst + (o++), <u8>(0xc0 | (cp >> 6)));
-      store<u8>(dst + (o++), <u8>(0x80 | (cp & 0x3f)));
-    } else if (cp < 0x10000) {
-      store<u8>(dst + (o++), <u8>(0xe0 | (cp >> 12)));
-      store<u8>(dst + (o++), <u8>(0x80 | ((cp >> 6) & 0x3f)));
-      store<u8>(dst + (o++), <u8>(0x80 | (cp & 0x3f)));
-    } else {
-      store<u8>(dst + (o++), <u8>(0xf0 | (cp >> 18)));
-      store<u8>(dst + (o++), <u8>(0x80 | ((cp >> 12) & 0x3f)));
-      store<u8>(dst + (o++), <u8>(0x80 | ((cp >> 6) & 0x3f)));
-      store<u8>(dst + (o++), <u8>(0x80 | (cp & 0x3f)));
+    i++;
+    // UTF-8: continuation bytes from the last one back, then the lead byte
+    // (0xC0, 0xE0 or 0xF0 for 2, 3 or 4 bytes: the low byte of 0xF00 >> n).
+    for (let k = n - 1; k > 0; k--) {
+      store<u8>(dst + <usize>k, <u8>(0x80 | (cp & 0x3f)));
+      cp >>= 6;
     }
+    store<u8>(dst, <u8>(n > 1 ? (0xf00 >> n) | cp : cp));
+    dst += <usize>n;
   }
 }
 

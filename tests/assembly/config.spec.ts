@@ -135,6 +135,21 @@ describe("keys", () => {
     const c = parse('{"tlvs": [{"type": 2, "value": "a\\"b\\u00e9\\ud83d\\ude00\\n"}]}');
     expect<string>(hex(tlvData(tlv(c, 0)), tlvDataLength(tlv(c, 0)))).toBe("612262c3a9f09f98800a");
     freeConfig(c);
+    // One escape of each UTF-8 length: 1, 2, 3 and 4 bytes, and raw UTF-8 copied as it is.
+    const d = parse('{"tlvs": [{"type": 2, "value": "\\u0041\\u07ff\\u20ac\\udbff\\udfff\\/\u00e9"}]}');
+    expect<string>(hex(tlvData(tlv(d, 0)), tlvDataLength(tlv(d, 0)))).toBe("41dfbfe282acf48fbfbf2fc3a9");
+    freeConfig(d);
+  });
+
+  it("numbers: only a small integer 1 or 2 is a version; fractions and exponents are read whole", () => {
+    expect<string>(error('{"version": 2.0}')).toBe(PREFIX + "version: expected 1 or 2 (got 2.0)");
+    expect<string>(error('{"version": 2E+0}')).toBe(PREFIX + "version: expected 1 or 2 (got 2E+0)");
+    expect<string>(error('{"version": 1e-0}')).toBe(PREFIX + "version: expected 1 or 2 (got 1e-0)");
+    expect<string>(error('{"version": -1}')).toBe(PREFIX + "version: expected 1 or 2 (got -1)");
+    expect<string>(error('{"version": 1000000001}')).toBe(PREFIX + "version: expected 1 or 2 (got 1000000001)");
+    expect<string>(error('{"version": 2.}')).toBe(PREFIX + "invalid JSON at byte 14: invalid number");
+    expect<string>(error('{"version": 2e+}')).toBe(PREFIX + "invalid JSON at byte 15: invalid number");
+    expect<string>(error('{"version": 2x}')).toBe(PREFIX + "invalid JSON at byte 13: expected ',' or '}'");
   });
 
   it("static TLVs up to the limit are accepted", () => {
