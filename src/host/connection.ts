@@ -123,6 +123,10 @@ export class Connection implements HostContext {
     }
   }
 
+  /** @internal the plugin (root context) this connection belongs to */
+  get owner(): Plugin {
+    return this.plugin;
+  }
   get downstreamBuffer(): ByteQueue | null {
     return this.readActive ? this.read : null;
   }

@@ -16,16 +16,12 @@ import type { Metrics } from './metrics.js';
 import type { HostCallStats } from './stats.js';
 import type { HostContext, Vm } from './vm.js';
 
+/** What the imports share across every plugin of one VM; the rest belongs to the calling context's plugin. */
 export interface ImportHost {
   readonly vm: Vm;
   readonly stats: HostCallStats;
   readonly metrics: Metrics;
   readonly vmConfiguration: Uint8Array;
-  readonly pluginConfiguration: Uint8Array;
-  log(level: number, message: string, ctx: HostContext): void;
-  logLevel(): number;
-  setTickPeriod(ms: number): void;
-  done(): WasmResult;
 }
 
 /** Envoy's Context::getBuffer: null is NotFound; a Uint8Array is read-only (set is BadArgument). */
@@ -43,7 +39,7 @@ function getBuffer(host: ImportHost, ctx: HostContext, type: number): ByteQueue 
       break;
     case BufferType.PluginConfiguration:
       if (!ctx.pluginConfigVisible) return null;
-      b = host.pluginConfiguration;
+      b = ctx.owner.pluginConfiguration;
       break;
     case BufferType.HttpCallResponseBody:
       return null; // no HTTP call response is ever pending
@@ -76,7 +72,7 @@ export function createImports(host: ImportHost, abi: '0.2.0' | '0.2.1'): Record<
       ptr >>>= 0;
       size >>>= 0;
       if (!vm.inBounds(ptr, size)) return WasmResult.InvalidMemoryAccess;
-      host.log(level, vm.buf.toString('utf8', ptr, ptr + size), ctx);
+      ctx.owner.log(level, vm.buf.toString('utf8', ptr, ptr + size), ctx);
       return WasmResult.Ok;
     },
 
@@ -84,8 +80,8 @@ export function createImports(host: ImportHost, abi: '0.2.0' | '0.2.1'): Record<
       stats.total++;
       c.proxy_get_log_level!++;
       if (vm.restricted) restricted();
-      vm.context();
-      return vm.setWord(ptr >>> 0, host.logLevel()) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+      const level = vm.context().owner.logLevel;
+      return vm.setWord(ptr >>> 0, level) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
     },
 
     proxy_get_property(pathPtr: number, pathSize: number, valuePtrPtr: number, valueSizePtr: number): number {
@@ -197,8 +193,8 @@ export function createImports(host: ImportHost, abi: '0.2.0' | '0.2.1'): Record<
       stats.total++;
       c.proxy_set_tick_period_milliseconds!++;
       if (vm.restricted) restricted();
-      vm.context();
-      host.setTickPeriod(ms >>> 0);
+      // The period is the calling context's root's (cpp-host ContextBase::setTimerPeriod).
+      vm.context().owner.setTickPeriod(ms >>> 0);
       return WasmResult.Ok;
     },
 
@@ -269,8 +265,7 @@ export function createImports(host: ImportHost, abi: '0.2.0' | '0.2.1'): Record<
       stats.total++;
       c.proxy_done!++;
       if (vm.restricted) restricted();
-      vm.context();
-      return host.done();
+      return vm.context().owner.done();
     },
 
     // HTTP maps: a network filter has none. Envoy's getMap() is null (BadArgument) and

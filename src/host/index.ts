@@ -12,7 +12,7 @@
 // How it differs from Envoy: README, "How the host differs from Envoy".
 
 export { startPlugin, Plugin, PluginStartError } from './plugin.js';
-export type { PluginOptions, LogEntry, FailurePolicy } from './plugin.js';
+export type { PluginOptions, RootOptions, LogEntry, FailurePolicy } from './plugin.js';
 export { Connection } from './connection.js';
 export type { ConnectionProps, ConnectionSink, DataResult } from './connection.js';
 export type { MetricSnapshot } from './metrics.js';

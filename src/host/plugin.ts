@@ -98,12 +98,12 @@ class RootContext implements HostContext {
   lastBuffer: ByteQueue | Uint8Array = EMPTY_BYTES;
   constructor(
     readonly id: number,
-    private readonly plugin: Plugin,
+    readonly owner: Plugin,
   ) {}
   property(key: string): Uint8Array | null | WasmResult {
     if (key.endsWith('\0')) key = key.slice(0, -1);
     // No connection here: source, destination and connection properties are NotFound.
-    return this.plugin.pluginProperty(key) ?? (key.length === 0 ? WasmResult.SerializationFailure : null);
+    return this.owner.pluginProperty(key) ?? (key.length === 0 ? WasmResult.SerializationFailure : null);
   }
   setProperty(): WasmResult {
     return WasmResult.NotFound; // no stream info to hold filter state
@@ -116,72 +116,106 @@ class RootContext implements HostContext {
   }
 }
 
-/** A running plugin: one VM, its root context, and the connections it filters. */
-export class Plugin {
-  /** Log entries kept (the last 10,000). */
-  readonly logs: LogEntry[] = [];
-  /** Host calls made by the module, per import and in total, and allocator calls; `stats.reset()` zeroes them. */
+/**
+ * @internal What the plugins sharing one VM share, as in proxy-wasm-cpp-host's WasmBase: the
+ * instance, its context ids and context table, the failed state, host call counts and metrics.
+ */
+export class SharedVm {
+  readonly contexts = new Map<number, HostContext>();
   readonly stats = new HostCallStats();
-  readonly rootContextId = 1;
-  /** @internal */ readonly vm: Vm;
-  /** @internal */ exportsFns: ModuleFunctions = {};
-  /** @internal */ readonly failOpen: boolean;
-  /** @internal */ readonly importHost: ImportHost;
+  readonly metrics = new Metrics();
+  /** The plugins whose root context is not yet deleted, in start order. */
+  readonly roots = new Set<Plugin>();
+  readonly vm: Vm;
+  readonly importHost: ImportHost;
+  exportsFns: ModuleFunctions = {};
+  nextContextId = 1; // WasmBase::allocContextId: one sequence for root and stream contexts
 
-  private readonly contexts = new Map<number, HostContext>();
+  constructor(
+    readonly vmConfiguration: Uint8Array,
+    readonly vmId: string,
+  ) {
+    // A VM failure concerns every plugin in it: each one's log says why.
+    this.vm = new Vm(this.contexts, this.stats, (message) => {
+      for (const p of this.roots) p.hostLog(LogLevel.error, message);
+    });
+    this.importHost = { vm: this.vm, stats: this.stats, metrics: this.metrics, vmConfiguration };
+  }
+}
+
+/** Options of plugin.addRoot(): a PluginOptions without what belongs to the VM. */
+export type RootOptions = Omit<PluginOptions, 'wasm' | 'vmConfiguration' | 'vmId'>;
+
+/**
+ * A running plugin: its root context in a VM, and the connections it filters. Plugins made with
+ * addRoot() share the VM with the plugin they were added to.
+ */
+export class Plugin {
+  /** Log entries kept (the last 10,000): this plugin's contexts', and the VM's failures. */
+  readonly logs: LogEntry[] = [];
+  /** Host calls made by the module, per import and in total, and allocator calls; `stats.reset()` zeroes them. Shared by the plugins of one VM. */
+  readonly stats: HostCallStats;
+  /** This plugin's root context id: 1 for the plugin that started the VM. */
+  readonly rootContextId: number;
+  /** @internal */ readonly vm: Vm;
+  /** @internal the same object for every plugin of the VM */ exportsFns: ModuleFunctions;
+  /** @internal */ readonly failOpen: boolean;
+  /** @internal */ readonly shared: SharedVm;
+
   private readonly root: RootContext;
-  private readonly metricsStore = new Metrics();
   /** plugin_root_id, plugin_name, plugin_vm_id, shadowed by the caller's `properties`. */
   private readonly pluginProps: Map<string, Uint8Array | null>;
-  private nextContextId = 2;
   private level: number;
   private tickMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private state: 'running' | 'stopping' | 'stopped' = 'running';
   private readonly logPrefixRoot: string;
   private readonly logPrefixStream: string;
+  private readonly key: string;
 
-  /** @internal use startPlugin() */
+  /** @internal use startPlugin() or addRoot() */
   constructor(
-    private readonly options: PluginOptions,
-    readonly vmConfiguration: Uint8Array,
+    private readonly options: RootOptions,
     readonly pluginConfiguration: Uint8Array,
+    shared: SharedVm,
   ) {
-    this.vm = new Vm(this.contexts, this.stats, (message) => this.hostLog(LogLevel.error, message));
+    this.shared = shared;
+    this.vm = shared.vm;
+    this.stats = shared.stats;
+    this.exportsFns = shared.exportsFns;
     this.failOpen = (options.failurePolicy ?? 'FAIL_CLOSED') === 'FAIL_OPEN';
     this.level = parseLogLevel(options.logLevel);
+    this.rootContextId = shared.nextContextId++;
     this.root = new RootContext(this.rootContextId, this);
-    this.contexts.set(this.root.id, this.root);
-    // The VM context (id 0) runs _initialize/_start and the allocator (cpp-host src/wasm.cc).
-    const vmContext = new RootContext(0, this);
-    this.contexts.set(0, vmContext);
-    this.vm.vmContext = vmContext;
-    this.importHost = {
-      vm: this.vm,
-      stats: this.stats,
-      metrics: this.metricsStore,
-      vmConfiguration,
-      pluginConfiguration,
-      log: (level, message, ctx) => this.log(level, message, ctx),
-      logLevel: () => this.level,
-      setTickPeriod: (ms) => this.setTickPeriod(ms),
-      done: () => this.done(),
-    };
+    shared.contexts.set(this.root.id, this.root);
+    if (this.vm.vmContext === null) {
+      // The VM context (id 0) runs _initialize/_start and the allocator (cpp-host src/wasm.cc);
+      // what it logs goes to the plugin that started the VM.
+      const vmContext = new RootContext(0, this);
+      shared.contexts.set(0, vmContext);
+      this.vm.vmContext = vmContext;
+    }
+    shared.roots.add(this);
     const rootId = options.rootId ?? '';
     const name = options.pluginName ?? '';
-    const vmId = options.vmId ?? '';
+    const vmId = shared.vmId;
     const builtins = new Map<string, Uint8Array | null>([
       ['plugin_root_id', Buffer.from(rootId)],
       ['plugin_name', Buffer.from(name)],
       ['plugin_vm_id', Buffer.from(vmId)],
     ]);
     this.pluginProps = toPropertyMap(options.properties, builtins);
+    this.key = pluginKey(rootId, pluginConfiguration);
     // PluginBase::makeLogPrefix and ContextBase::makeRootLogPrefix (cpp-host src/context.cc).
     const prefix = (parts: string[]): string => parts.filter((p) => p !== '').map((p) => ` ${p}`).join('');
     this.logPrefixRoot = prefix([rootId, vmId]);
     this.logPrefixStream = prefix([name, rootId, vmId]);
   }
 
+  /** VM configuration (Envoy `vm_config.configuration`), the same for every plugin of the VM. */
+  get vmConfiguration(): Uint8Array {
+    return this.shared.vmConfiguration;
+  }
   /** True once the VM has trapped (or misused a host call Envoy treats as fatal). */
   get failed(): boolean {
     return this.vm.failed;
@@ -206,20 +240,20 @@ export class Plugin {
     this.level = parseLogLevel(level);
   }
 
-  /** A counter's value (0 when the plugin never defined it). Envoy shows it as `wasmcustom.<name>`. */
+  /** A counter's value (0 when never defined). Metrics are the VM's: plugins sharing it see the same stat by name, as in Envoy. Envoy shows it as `wasmcustom.<name>`. */
   counter(name: string): number {
-    return Number(this.metricsStore.value(name, MetricType.Counter) ?? 0n);
+    return Number(this.shared.metrics.value(name, MetricType.Counter) ?? 0n);
   }
   /** A gauge's value (0 when never defined). */
   gauge(name: string): number {
-    return Number(this.metricsStore.value(name, MetricType.Gauge) ?? 0n);
+    return Number(this.shared.metrics.value(name, MetricType.Gauge) ?? 0n);
   }
-  /** Every metric the plugin defined. */
+  /** Every metric defined in the VM. */
   metrics(): MetricSnapshot[] {
-    return this.metricsStore.snapshot();
+    return this.shared.metrics.snapshot();
   }
 
-  /** Runs proxy_on_tick once, as Envoy's timer would. Returns false when no tick is due (no period, failed VM, stopped). */
+  /** Runs proxy_on_tick once for this plugin's root context, as Envoy's timer would. Returns false when no tick is due (no period, failed VM, stopped). */
   tick(): boolean {
     const fn = this.exportsFns.proxy_on_tick;
     if (this.tickMs === 0 || this.vm.failed || this.state === 'stopped') return false;
@@ -240,8 +274,8 @@ export class Plugin {
     if (props === null || typeof props !== 'object') throw new TypeError('newConnection: props must be an object');
     let conn: Connection;
     if (!this.vm.failed) {
-      conn = new Connection(this, props, sink, this.nextContextId++, 'filter');
-      this.contexts.set(conn.id, conn);
+      conn = new Connection(this, props, sink, this.shared.nextContextId++, 'filter');
+      this.shared.contexts.set(conn.id, conn);
     } else {
       conn = new Connection(this, props, sink, 0, this.failOpen ? 'passthrough' : 'failed-closed');
     }
@@ -250,13 +284,57 @@ export class Plugin {
   }
 
   /**
-   * Closes the open connections (as local closes), then ends the root context: proxy_on_done,
-   * and proxy_on_delete when it returns true (else when the plugin calls proxy_done).
+   * Starts another plugin in this plugin's VM, as Envoy does for filters whose vm_config is the
+   * same (same vm_id, code and VM configuration) but whose root_id or configuration differ:
+   * a new root context gets proxy_on_context_create(root, 0), proxy_on_vm_start and
+   * proxy_on_configure with its own configuration (cpp-host src/wasm.cc
+   * getOrCreateThreadLocalPlugin, WasmBase::start; src/context.cc ContextBase::onStart,
+   * onConfigure). The new plugin has its own connections, logs, log level, tick period and
+   * failure policy; metrics, host call counts and the VM's failed state are shared. Throws
+   * PluginStartError when Envoy would refuse the configuration.
+   */
+  addRoot(options: RootOptions = {}): Plugin {
+    if (options === null || typeof options !== 'object') throw new TypeError('addRoot: options must be an object');
+    for (const key of ['wasm', 'vmConfiguration', 'vmId'] as const) {
+      if (Object.hasOwn(options, key)) throw new TypeError(`addRoot: ${key} belongs to the VM, which the new plugin shares; use startPlugin() for another VM`);
+    }
+    checkOptions(options);
+    if (this.state !== 'running') throw new Error('addRoot: the plugin is shut down');
+    const configuration = toBytes('configuration', options.configuration);
+    const key = pluginKey(options.rootId ?? '', configuration);
+    for (const other of this.shared.roots) {
+      if (other.key === key && other.state === 'running') {
+        throw new Error(`addRoot: a plugin with root_id ${JSON.stringify(options.rootId ?? '')} and this configuration already runs in this VM; Envoy would reuse its root context (WasmBase::start): use that plugin`);
+      }
+    }
+    const plugin = new Plugin(options, configuration, this.shared);
+    const refuse = (reason: string): never => {
+      plugin.hostLog(LogLevel.critical, reason);
+      // Envoy configures a new plugin in a throw-away clone of the VM first (the canary,
+      // WasmHandleBase::canary), so a refusal never reaches the shared VM. Here it was
+      // configured in the shared VM: end its root context as a plugin removal would.
+      plugin.shutdown();
+      throw new PluginStartError(`Wasm plugin refused: ${reason}`, [...plugin.logs]);
+    };
+    if (this.vm.failed) {
+      // Envoy drops a failed thread-local VM and clones a fresh one for the next plugin
+      // (getOrCreateThreadLocalWasm's fail callback); this host has no base VM to clone.
+      return refuse(`the VM has failed (${this.vm.failMessage}); Envoy would start this plugin in a fresh VM: use startPlugin()`);
+    }
+    const reason = plugin.startRoot();
+    if (reason !== undefined) return refuse(reason);
+    return plugin;
+  }
+
+  /**
+   * Closes this plugin's open connections (as local closes), then ends its root context:
+   * proxy_on_done, and proxy_on_delete when it returns true (else when the plugin calls
+   * proxy_done). Other plugins in the same VM keep running (WasmBase::startShutdown(plugin_key)).
    */
   shutdown(): void {
     if (this.state !== 'running') return;
     this.state = 'stopping';
-    for (const c of [...this.contexts.values()]) if (c instanceof Connection) c.hostClose();
+    for (const c of [...this.shared.contexts.values()]) if (c instanceof Connection && c.owner === this) c.hostClose();
     const x = this.exportsFns;
     let done = true;
     if (!this.vm.failed && x.proxy_on_done !== undefined) {
@@ -275,10 +353,10 @@ export class Plugin {
 
   /** @internal */
   forget(conn: Connection): void {
-    this.contexts.delete(conn.id);
+    this.shared.contexts.delete(conn.id);
   }
 
-  /** @internal the ImportHost side */
+  /** @internal the ContextOwner side */
   log(level: number, message: string, ctx: HostContext): void {
     if (level < this.level) return;
     const prefix = ctx.isRoot ? this.logPrefixRoot : this.logPrefixStream;
@@ -324,6 +402,8 @@ export class Plugin {
     }
     this.state = 'stopped';
     this.setTickPeriod(0);
+    this.shared.contexts.delete(this.root.id);
+    this.shared.roots.delete(this);
   }
 
   /** @internal Root context start (ContextBase::onStart, then onConfigure). Returns a refusal reason or undefined. */
@@ -353,6 +433,22 @@ export class Plugin {
   }
 }
 
+/** PluginBase::key (cpp-host include/proxy-wasm/context.h): root_id and configuration. */
+function pluginKey(rootId: string, configuration: Uint8Array): string {
+  return `${rootId}\0${Buffer.from(configuration).toString('latin1')}`;
+}
+
+/** The option checks startPlugin() and addRoot() share. */
+function checkOptions(options: RootOptions): void {
+  const policy = options.failurePolicy ?? 'FAIL_CLOSED';
+  if (policy !== 'FAIL_CLOSED' && policy !== 'FAIL_OPEN') {
+    throw new TypeError(`failurePolicy must be 'FAIL_CLOSED' or 'FAIL_OPEN', got ${JSON.stringify(policy)}`);
+  }
+  for (const key of ['rootId', 'pluginName'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'string') throw new TypeError(`${key} must be a string`);
+  }
+}
+
 function parseLogLevel(level: LogLevelName | number | undefined): number {
   if (level === undefined) return LogLevel.info;
   if (typeof level === 'number' && Number.isInteger(level) && level >= 0 && level <= LogLevel.off) return level;
@@ -373,14 +469,10 @@ function toBytes(name: string, v: string | Uint8Array | undefined): Uint8Array {
  */
 export async function startPlugin(options: PluginOptions): Promise<Plugin> {
   if (options === null || typeof options !== 'object') throw new TypeError('startPlugin: options must be an object');
-  const policy = options.failurePolicy ?? 'FAIL_CLOSED';
-  if (policy !== 'FAIL_CLOSED' && policy !== 'FAIL_OPEN') {
-    throw new TypeError(`failurePolicy must be 'FAIL_CLOSED' or 'FAIL_OPEN', got ${JSON.stringify(policy)}`);
-  }
-  for (const key of ['rootId', 'pluginName', 'vmId'] as const) {
-    if (options[key] !== undefined && typeof options[key] !== 'string') throw new TypeError(`${key} must be a string`);
-  }
-  const plugin = new Plugin(options, toBytes('vmConfiguration', options.vmConfiguration), toBytes('configuration', options.configuration));
+  checkOptions(options);
+  if (options.vmId !== undefined && typeof options.vmId !== 'string') throw new TypeError('vmId must be a string');
+  const shared = new SharedVm(toBytes('vmConfiguration', options.vmConfiguration), options.vmId ?? '');
+  const plugin = new Plugin(options, toBytes('configuration', options.configuration), shared);
   const refuse = (reason: string): never => {
     plugin.hostLog(LogLevel.critical, reason);
     throw new PluginStartError(`Wasm plugin refused: ${reason}`, [...plugin.logs]);
@@ -422,7 +514,7 @@ export async function startPlugin(options: PluginOptions): Promise<Plugin> {
   if (abi === undefined) return refuse(`${marker.name}: this host implements Proxy-Wasm ABI 0.2.0 and 0.2.1 only`);
 
   // Link (V8::link): every function import must be one Envoy registers, with its type.
-  const env = createImports(plugin.importHost, abi);
+  const env = createImports(shared.importHost, abi);
   const imports: WebAssembly.Imports = { env: {} };
   for (const imp of info.imports) {
     const what = `${imp.module}.${imp.name}`;
@@ -482,7 +574,7 @@ export async function startPlugin(options: PluginOptions): Promise<Plugin> {
   if (!(memory instanceof WebAssembly.Memory)) return refuse('the module has no linear memory (export or import one)');
   plugin.vm.memory = memory;
   plugin.vm.refresh();
-  plugin.exportsFns = fns;
+  Object.assign(plugin.exportsFns, fns); // the object every plugin of this VM holds
 
   // startVm: _initialize (then main) or _start, with only proxy_log allowed meanwhile.
   const vm = plugin.vm;

@@ -4,9 +4,23 @@ import { WasmResult } from './abi.js';
 import type { ByteQueue } from './buffer.js';
 import type { HostCallStats } from './stats.js';
 
+/**
+ * The plugin a context belongs to (Envoy's PluginBase): several can share one VM, each with its
+ * root context, configuration, logs and tick period.
+ */
+export interface ContextOwner {
+  readonly pluginConfiguration: Uint8Array;
+  /** Envoy's `wasm` log level, as a Proxy-Wasm level number. */
+  readonly logLevel: number;
+  log(level: number, message: string, ctx: HostContext): void;
+  setTickPeriod(ms: number): void;
+  done(): WasmResult;
+}
+
 /** What a host call sees of a context (Envoy's Context, source/extensions/common/wasm/context.cc). */
 export interface HostContext {
   readonly id: number;
+  readonly owner: ContextOwner;
   readonly isRoot: boolean;
   /** Envoy's temp_plugin_: PluginConfiguration is readable only while it is set. */
   readonly pluginConfigVisible: boolean;
