@@ -412,74 +412,26 @@ for (const mod of MODULES) {
 // root context per plugin, so this drives the exports directly, the way Envoy
 // does when two filters share a vm_id.
 for (const mod of MODULES) {
-  test(`${mod.name}: two root contexts with different configurations share one VM`, () => {
-    const module = new WebAssembly.Module(readFileSync(mod.path));
-    let instance;
-    const mem = () => new Uint8Array(instance.exports.memory.buffer);
-    const view = () => new DataView(instance.exports.memory.buffer);
-    const configs = { 1: '{"version": 1}', 2: '{"tlvs": [{"type": "noop", "value": ""}]}' };
-    let current = 0;
-    const buffers = {};
-    const give = (value, pp, sp) => {
-      const p = instance.exports.proxy_on_memory_allocate(value.length);
-      mem().set(value, p);
-      view().setUint32(pp, p, true);
-      view().setUint32(sp, value.length, true);
-    };
-    const props = { 'source.address': '1.2.3.4:5678', 'destination.address': '5.6.7.8:80' };
-    const env = {
-      proxy_log: () => 0,
-      proxy_get_log_level: (p) => { view().setUint32(p, 2, true); return 0; },
-      proxy_set_tick_period_milliseconds: () => 0,
-      proxy_define_metric: (t, p, n, idp) => { view().setUint32(idp, 1, true); return 0; },
-      proxy_increment_metric: () => 0,
-      proxy_close_stream: () => 0,
-      proxy_get_property: (p, n, pp, sp) => {
-        const v = props[Buffer.from(mem().slice(p, p + n)).toString().split('\0').join('.')];
-        if (v === undefined) return 1;
-        give(Buffer.from(v), pp, sp);
-        return 0;
-      },
-      proxy_get_buffer_bytes: (type, s, max, pp, sp) => {
-        if (type !== 7) return 1;
-        give(Buffer.from(configs[current]).subarray(s, s + max), pp, sp);
-        return 0;
-      },
-      proxy_set_buffer_bytes: (type, s, len, p, n) => {
-        assert.deepEqual([type, s, len], [2, 0, 0]);
-        buffers[current] = Buffer.concat([Buffer.from(mem().slice(p, p + n)), buffers[current]]);
-        return 0;
-      },
-    };
-    instance = new WebAssembly.Instance(module, { env });
-    const x = instance.exports;
-    x._initialize();
-    for (const rootId of [1, 2]) {
-      x.proxy_on_context_create(rootId, 0);
-      assert.equal(x.proxy_on_vm_start(rootId, 0), 1);
-      current = rootId;
-      assert.equal(x.proxy_on_configure(rootId, configs[rootId].length), 1);
-    }
+  test(`${mod.name}: two root contexts with different configurations share one VM`, async () => {
+    // Envoy runs plugins with the same vm_config in one VM, a root context each;
+    // every stream names its root, and the filter must use that root's config.
+    const v1 = await startPlugin({ wasm: mod.path, rootId: 'one', configuration: '{"version": 1}' });
+    const v2 = v1.addRoot({ rootId: 'two', configuration: '{"tlvs": [{"type": "noop", "value": ""}]}' });
+    const props = { source: '1.2.3.4:5678', destination: '5.6.7.8:80' };
+    const V1_LINE = 'PROXY TCP4 1.2.3.4 5.6.7.8 5678 80\r\n';
+    const V2_NOOP = `${SIG}2111000f0102030405060708162e0050040000`;
     // Interleave connections of both plugins.
-    const conns = [[10, 1], [11, 2], [12, 1], [13, 2]];
-    for (const [ctx, rootId] of conns) { x.proxy_on_context_create(ctx, rootId); x.proxy_on_new_connection(ctx); }
-    for (const [ctx, rootId] of conns) {
-      current = rootId;
-      buffers[rootId] = Buffer.from('D');
-      assert.equal(x.proxy_on_downstream_data(ctx, 1, 0), 0);
-      if (rootId === 1) assert.equal(buffers[1].toString(), 'PROXY TCP4 1.2.3.4 5.6.7.8 5678 80\r\nD');
-      else assert.equal(hex(buffers[2]), `${SIG}2111000f0102030405060708162e0050040000` + '44');
+    const conns = [v1, v2, v1, v2].map((plugin) => [plugin, plugin.newConnection(props)]);
+    for (const [plugin, conn] of conns) {
+      const { forwarded } = conn.downstreamData(bytes('D'));
+      if (plugin === v1) assert.equal(Buffer.from(forwarded).toString(), `${V1_LINE}D`);
+      else assert.equal(hex(forwarded), `${V2_NOOP}44`);
+      conn.close('remote');
     }
-    for (const [ctx] of conns) { x.proxy_on_downstream_connection_close(ctx, 2); x.proxy_on_done(ctx); x.proxy_on_log(ctx); x.proxy_on_delete(ctx); }
     // Removing one plugin leaves the other working.
-    x.proxy_on_done(1); x.proxy_on_delete(1);
-    x.proxy_on_context_create(20, 2);
-    current = 2;
-    buffers[2] = Buffer.from('E');
-    x.proxy_on_downstream_data(20, 1, 0);
-    assert.equal(hex(buffers[2]), `${SIG}2111000f0102030405060708162e0050040000` + '45');
-    // A stream of the deleted root passes untouched instead of trapping.
-    x.proxy_on_context_create(21, 1);
-    assert.equal(x.proxy_on_downstream_data(21, 1, 0), 0);
+    v1.shutdown();
+    assert.equal(hex(v2.newConnection(props).downstreamData(bytes('E')).forwarded), `${V2_NOOP}45`);
+    assert.equal(v2.failed, false);
+    v2.shutdown();
   });
 }
