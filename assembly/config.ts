@@ -141,26 +141,31 @@ function grow(n: i32): usize {
 // ---- error reporting -------------------------------------------------------
 
 let valueStart: i32 = 0;
+/** The TLV being read (its index in "tlvs"), for error lines; -1 outside one. */
+let tlvIndex: i32 = -1;
 
 function errorPrefix(): void {
   lineStart();
   lineText(utf8("ppv2-wasm: bad plugin configuration: "));
 }
 
-/** "<key>[<index>].<sub>: <reason> (got <raw JSON of the value at valueStart>)". Returns false. */
-function fail(key: Text, index: i32, sub: Text, reason: Text): bool {
+/** The error prefix, then "tlvs[<i>]" inside a TLV, then ".<key>" (or "<key>" outside), then ": " if any was written. */
+function errorAt(key: Text): void {
   errorPrefix();
-  lineText(key);
-  if (index >= 0) {
-    lineByte(0x5b);
-    lineU64(<u64>index);
+  const inTlv = tlvIndex >= 0;
+  if (inTlv) {
+    lineText(utf8("tlvs["));
+    lineU64(<u64>tlvIndex);
     lineByte(0x5d);
+    if (key != NO_TEXT) lineByte(0x2e);
   }
-  if (sub != NO_TEXT) {
-    lineByte(0x2e);
-    lineText(sub);
-  }
-  lineText(utf8(": "));
+  lineText(key);
+  if (inTlv || key != NO_TEXT) lineText(utf8(": "));
+}
+
+/** "<where>: <reason> (got <raw JSON of the value at valueStart>)", where is errorAt's. Returns false. */
+function fail(key: Text, reason: Text): bool {
+  errorAt(key);
   lineText(reason);
   return gotValue();
 }
@@ -173,10 +178,6 @@ function gotValue(): bool {
   lineQuoted(jsonPtr() + <usize>valueStart, jsonPos() - valueStart, QUOTE_MAX, false);
   lineByte(0x29);
   return false;
-}
-
-function failTlv(index: i32, sub: Text, reason: Text): bool {
-  return fail(utf8("tlvs"), index, sub, reason);
 }
 
 // ---- parsing ---------------------------------------------------------------
@@ -213,6 +214,7 @@ const KEY_REJECT = 8;
 const KEY_TLVS = 16;
 
 function parseDocument(ptr: usize, len: i32): bool {
+  tlvIndex = -1;
   jsonBegin(ptr, len);
   jsonSkipWs();
   if (jsonPos() >= len) return true;
@@ -242,16 +244,16 @@ function parseDocument(ptr: usize, len: i32): bool {
     if (jsonStringIs((name = utf8("version")))) {
       key = KEY_VERSION;
       if (jsonPeek() != J_NUMBER || !jsonNumber() || !numIsSmallInteger || (numValue != 1 && numValue != 2)) {
-        return fail(name, -1, NO_TEXT, utf8("expected 1 or 2"));
+        return fail(name, utf8("expected 1 or 2"));
       }
       store<u8>(block, <u8>numValue);
     } else if (jsonStringIs((name = utf8("on_unknown_address")))) {
       key = KEY_ON_UNKNOWN;
       const bad = utf8("expected \"local\" or \"close\"");
-      if (jsonPeek() != J_STRING) return fail(name, -1, NO_TEXT, bad);
+      if (jsonPeek() != J_STRING) return fail(name, bad);
       jsonString();
       const close = jsonStringIs(utf8("close"));
-      if (!close && !jsonStringIs(utf8("local"))) return fail(name, -1, NO_TEXT, bad);
+      if (!close && !jsonStringIs(utf8("local"))) return fail(name, bad);
       setFlag(FLAG_CLOSE_ON_UNKNOWN, close);
     } else if (jsonStringIs((name = utf8("crc32c")))) {
       key = KEY_CRC32C;
@@ -263,9 +265,9 @@ function parseDocument(ptr: usize, len: i32): bool {
       key = KEY_TLVS;
       if (!parseTlvs()) return false;
     } else {
-      return unknownKey(-1);
+      return unknownKey();
     }
-    if (seen & key) return fail(name, -1, NO_TEXT, utf8("duplicate key"));
+    if (seen & key) return fail(name, utf8("duplicate key"));
     seen |= key;
   }
   return true;
@@ -273,25 +275,20 @@ function parseDocument(ptr: usize, len: i32): bool {
 
 function readBool(name: Text, flag: u8): bool {
   const k = jsonPeek();
-  if (k != J_TRUE && k != J_FALSE) return fail(name, -1, NO_TEXT, utf8("expected true or false"));
+  if (k != J_TRUE && k != J_FALSE) return fail(name, utf8("expected true or false"));
   jsonLiteral();
   setFlag(flag, k == J_TRUE);
   return true;
 }
 
 /** The key is the last string read; its value starts at valueStart. */
-function unknownKey(index: i32): bool {
+function unknownKey(): bool {
   const keyStart = strStart;
   const keyLength = strEnd - strStart;
-  errorPrefix();
-  if (index >= 0) {
-    lineText(utf8("tlvs["));
-    lineU64(<u64>index);
-    lineText(utf8("]: "));
-  }
+  errorAt(NO_TEXT);
   lineText(utf8("unknown key "));
   lineQuoted(jsonPtr() + <usize>keyStart, keyLength, QUOTE_MAX, true);
-  if (index < 0) lineText(utf8("; keys: version, on_unknown_address, crc32c, tlvs, reject_client_proxy_header"));
+  if (tlvIndex < 0) lineText(utf8("; keys: version, on_unknown_address, crc32c, tlvs, reject_client_proxy_header"));
   return gotValue();
 }
 
@@ -324,13 +321,15 @@ function finish(): bool {
 }
 
 function parseTlvs(): bool {
-  if (jsonPeek() != J_ARRAY) return fail(utf8("tlvs"), -1, NO_TEXT, utf8("expected an array of TLV objects"));
+  if (jsonPeek() != J_ARRAY) return fail(utf8("tlvs"), utf8("expected an array of TLV objects"));
   jsonArrayStart();
   for (let index = 0; jsonNextElement(index == 0) > 0; index++) {
     jsonSkipWs();
     valueStart = jsonPos();
-    if (index >= 0xffff) return fail(utf8("tlvs"), -1, NO_TEXT, utf8("more than 65535 TLVs"));
-    if (!parseTlv(index)) return false;
+    if (index >= 0xffff) return fail(utf8("tlvs"), utf8("more than 65535 TLVs"));
+    tlvIndex = index;
+    if (!parseTlv()) return false;
+    tlvIndex = -1;
     store<u16>(block, <u16>(index + 1), 2);
   }
   return true;
@@ -342,8 +341,8 @@ const KEY_HEX = 4;
 const KEY_PROPERTY = 8;
 const KEY_FROM = 16;
 
-function parseTlv(index: i32): bool {
-  if (jsonPeek() != J_OBJECT) return failTlv(index, NO_TEXT, utf8("expected an object"));
+function parseTlv(): bool {
+  if (jsonPeek() != J_OBJECT) return fail(NO_TEXT, utf8("expected an object"));
   const objectStart = valueStart;
   const record = grow(RECORD_HEADER);
   const recordOffset = blockLength;
@@ -363,55 +362,54 @@ function parseTlv(index: i32): bool {
     if (jsonStringIs((name = utf8("type")))) {
       key = KEY_TYPE;
       typeStart = valueStart;
-      type = parseType(index);
+      type = parseType();
       if (type < 0) return false;
     } else if (jsonStringIs((name = utf8("value")))) {
       key = KEY_VALUE;
-      if (jsonPeek() != J_STRING) return failTlv(index, name, utf8("expected a string"));
+      if (jsonPeek() != J_STRING) return fail(name, utf8("expected a string"));
       jsonString();
       appendString();
     } else if (jsonStringIs((name = utf8("hex")))) {
       key = KEY_HEX;
-      if (!parseHex(index)) return false;
+      if (!parseHex()) return false;
     } else if (jsonStringIs((name = utf8("property")))) {
       key = KEY_PROPERTY;
       source = SOURCE_PROPERTY;
-      if (!parseProperty(index)) return false;
+      if (!parseProperty()) return false;
     } else if (jsonStringIs((name = utf8("from")))) {
       key = KEY_FROM;
       const bad = utf8("expected \"sni\", \"connection_id\" or \"ssl\"");
-      if (jsonPeek() != J_STRING) return failTlv(index, name, bad);
+      if (jsonPeek() != J_STRING) return fail(name, bad);
       jsonString();
       if (jsonStringIs(utf8("sni"))) source = SOURCE_SNI;
       else if (jsonStringIs(utf8("connection_id"))) source = SOURCE_CONNECTION_ID;
       else if (jsonStringIs(utf8("ssl"))) source = SOURCE_SSL;
-      else return failTlv(index, name, bad);
+      else return fail(name, bad);
     } else {
-      return unknownKey(index);
+      return unknownKey();
     }
-    if (seen & key) return failTlv(index, name, utf8("duplicate key"));
+    if (seen & key) return fail(name, utf8("duplicate key"));
     seen |= key;
   }
   const dataLength = blockLength - recordOffset - RECORD_HEADER;
   const sources = seen & (KEY_VALUE | KEY_HEX | KEY_PROPERTY | KEY_FROM);
   valueStart = objectStart;
-  if (sources == 0 || (sources & (sources - 1)) != 0) return failTlv(index, NO_TEXT, utf8("needs exactly one of value, hex, property, from"));
+  if (sources == 0 || (sources & (sources - 1)) != 0) return fail(NO_TEXT, utf8("needs exactly one of value, hex, property, from"));
   if (source == SOURCE_SSL) {
     if (type >= 0 && type != PP2_TYPE_SSL) {
       valueStart = typeStart;
-      return failTlv(index, utf8("type"), utf8("omit it with \"from\": \"ssl\""));
+      return fail(utf8("type"), utf8("omit it with \"from\": \"ssl\""));
     }
     type = PP2_TYPE_SSL;
   } else if (type < 0) {
-    return failTlv(index, utf8("type"), utf8("missing"));
+    return fail(utf8("type"), utf8("missing"));
   } else {
     const problem = typeProblem(type);
     valueStart = typeStart;
-    if (problem != NO_TEXT) return failTlv(index, utf8("type"), problem);
+    if (problem != NO_TEXT) return fail(utf8("type"), problem);
     valueStart = objectStart;
     if (source == SOURCE_STATIC && !tlvValueValid(<u8>type, block + <usize>(recordOffset + RECORD_HEADER), dataLength)) {
-      return failTlv(
-        index,
+      return fail(
         NO_TEXT,
         type == PP2_TYPE_UNIQUE_ID
           ? utf8("UNIQUE_ID is at most 128 bytes")
@@ -440,7 +438,7 @@ function appendString(): void {
 }
 
 /** A type number or name; -1 after reporting an error. */
-function parseType(index: i32): i32 {
+function parseType(): i32 {
   const k = jsonPeek();
   if (k == J_NUMBER) {
     jsonNumber();
@@ -453,7 +451,7 @@ function parseType(index: i32): i32 {
     if (jsonStringIs(utf8("netns"))) return PP2_TYPE_NETNS;
     if (jsonStringIs(utf8("noop"))) return PP2_TYPE_NOOP;
   }
-  failTlv(index, utf8("type"), utf8("must be 0-255 or \"alpn\", \"authority\", \"unique_id\", \"netns\", \"noop\""));
+  fail(utf8("type"), utf8("must be 0-255 or \"alpn\", \"authority\", \"unique_id\", \"netns\", \"noop\""));
   return -1;
 }
 
@@ -480,19 +478,19 @@ export function typeProblem(type: i32): Text {
   return utf8("unassigned; use a named type or 0xE0-0xF7");
 }
 
-function parseHex(index: i32): bool {
+function parseHex(): bool {
   const bad = utf8("expected an even number of hex digits");
-  if (jsonPeek() != J_STRING) return failTlv(index, utf8("hex"), bad);
+  if (jsonPeek() != J_STRING) return fail(utf8("hex"), bad);
   jsonString();
   const n = strDecodedLength;
-  if (n & 1) return failTlv(index, utf8("hex"), bad);
+  if (n & 1) return fail(utf8("hex"), bad);
   // Decode the text into the block, then convert it to bytes in place.
   const p = grow(n);
   jsonDecodeString(p);
   for (let i = 0; i < n; i += 2) {
     const hi = hexValue(<i32>load<u8>(p + <usize>i));
     const lo = hexValue(<i32>load<u8>(p + <usize>i + 1));
-    if (hi < 0 || lo < 0) return failTlv(index, utf8("hex"), bad);
+    if (hi < 0 || lo < 0) return fail(utf8("hex"), bad);
     store<u8>(p + <usize>(i >> 1), <u8>((hi << 4) | lo));
   }
   blockLength += n >> 1;
@@ -504,7 +502,7 @@ function parseHex(index: i32): bool {
  * the metadata filter name "envoy.lb"). Stored as NUL-separated segments, which
  * is how Envoy's getProperty splits a path (context.cc).
  */
-function parseProperty(index: i32): bool {
+function parseProperty(): bool {
   const k = jsonPeek();
   const start = blockLength;
   if (k == J_STRING) {
@@ -524,15 +522,15 @@ function parseProperty(index: i32): bool {
         segment++;
       }
     }
-    if (segment <= 0) return failTlv(index, utf8("property"), utf8("has an empty segment or a NUL byte"));
+    if (segment <= 0) return fail(utf8("property"), utf8("has an empty segment or a NUL byte"));
     return true;
   }
-  if (k != J_ARRAY) return failTlv(index, utf8("property"), utf8("expected a dotted path or an array of segments"));
+  if (k != J_ARRAY) return fail(utf8("property"), utf8("expected a dotted path or an array of segments"));
   jsonArrayStart();
   let count = 0;
   for (; jsonNextElement(count == 0) > 0; count++) {
     jsonSkipWs();
-    if (jsonPeek() != J_STRING) return failTlv(index, utf8("property"), utf8("segments must be non-empty strings"));
+    if (jsonPeek() != J_STRING) return fail(utf8("property"), utf8("segments must be non-empty strings"));
     jsonString();
     if (count > 0) {
       store<u8>(grow(1), 0);
@@ -540,11 +538,11 @@ function parseProperty(index: i32): bool {
     }
     const segmentStart = blockLength;
     appendString();
-    if (blockLength == segmentStart) return failTlv(index, utf8("property"), utf8("segments must be non-empty strings"));
+    if (blockLength == segmentStart) return fail(utf8("property"), utf8("segments must be non-empty strings"));
     for (let i = segmentStart; i < blockLength; i++) {
-      if (load<u8>(block + <usize>i) == 0) return failTlv(index, utf8("property"), utf8("has an empty segment or a NUL byte"));
+      if (load<u8>(block + <usize>i) == 0) return fail(utf8("property"), utf8("has an empty segment or a NUL byte"));
     }
   }
-  if (count == 0) return failTlv(index, utf8("property"), utf8("is an empty array"));
+  if (count == 0) return fail(utf8("property"), utf8("is an empty array"));
   return true;
 }
