@@ -294,26 +294,12 @@ export function jsonNextElement(first: bool): i32 {
 export function jsonSkipValue(depth: i32): bool {
   if (depth > MAX_DEPTH) return fail(utf8("nested deeper than 32"));
   const k = jsonPeek();
-  if (k == J_OBJECT) {
-    jsonObjectStart();
-    let first = true;
-    while (true) {
-      const r = jsonNextMember(first);
-      if (r < 0) return false;
-      if (r == 0) return true;
+  if (k == J_OBJECT || k == J_ARRAY) {
+    pos++; // the '{' or '[' jsonPeek saw
+    for (let first = true; ; first = false) {
+      const r = k == J_OBJECT ? jsonNextMember(first) : jsonNextElement(first);
+      if (r <= 0) return r == 0;
       if (!jsonSkipValue(depth + 1)) return false;
-      first = false;
-    }
-  }
-  if (k == J_ARRAY) {
-    jsonArrayStart();
-    let first = true;
-    while (true) {
-      const r = jsonNextElement(first);
-      if (r < 0) return false;
-      if (r == 0) return true;
-      if (!jsonSkipValue(depth + 1)) return false;
-      first = false;
     }
   }
   if (k == J_STRING) return jsonString();
