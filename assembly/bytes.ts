@@ -19,6 +19,17 @@ const TEXTS: usize = utf8Blob();
   return TEXTS + <usize>offset;
 }
 
+// @ts-ignore: decorator; in source the arguments are string literals, which the
+// transform lays out one after the other, ended by an empty text
+@inline export function utf8List(offset: i32): Text {
+  return TEXTS + <usize>offset;
+}
+
+/** The text after `t` in a utf8List (the empty text after the last entry). */
+export function textNext(t: Text): Text {
+  return t + 2 + <usize>textLength(t);
+}
+
 export function textLength(t: Text): i32 {
   return load<u16>(t);
 }

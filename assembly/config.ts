@@ -20,6 +20,7 @@ import {
   jsonError,
   jsonErrorAt,
   jsonLiteral,
+  jsonMatched,
   jsonNextElement,
   jsonNextMember,
   jsonNumber,
@@ -30,7 +31,7 @@ import {
   jsonSkipValue,
   jsonSkipWs,
   jsonString,
-  jsonStringIs,
+  jsonStringIndex,
   jsonValidateDocument,
   J_ARRAY,
   J_FALSE,
@@ -44,7 +45,7 @@ import {
   strEnd,
   strStart,
 } from "./json";
-import { NO_TEXT, Text, hexValue, regrow, lineByte, lineQuoted, lineStart, lineText, lineU64, utf8 } from "./bytes";
+import { NO_TEXT, Text, hexValue, regrow, lineByte, lineQuoted, lineStart, lineText, lineU64, textLength, textNext, utf8, utf8List } from "./bytes";
 import {
   PP2_CRC32C_TLV_SIZE,
   PP2_MAX_LENGTH,
@@ -207,11 +208,16 @@ function setFlag(flag: u8, on: bool): void {
   store<u8>(block, on ? f | flag : f & ~flag, 1);
 }
 
-const KEY_VERSION = 1;
-const KEY_ON_UNKNOWN = 2;
-const KEY_CRC32C = 4;
-const KEY_REJECT = 8;
-const KEY_TLVS = 16;
+/** The top-level keys, in the order the unknown-key error lists them. */
+// @ts-ignore: decorator
+@inline function topKeys(): Text {
+  return utf8List("version", "on_unknown_address", "crc32c", "tlvs", "reject_client_proxy_header");
+}
+const KEY_VERSION = 0;
+const KEY_ON_UNKNOWN = 1;
+const KEY_CRC32C = 2;
+const KEY_TLVS = 3;
+const KEY_REJECT = 4;
 
 function parseDocument(ptr: usize, len: i32): bool {
   tlvIndex = -1;
@@ -239,36 +245,31 @@ function parseDocument(ptr: usize, len: i32): bool {
     if (jsonNextMember(first) <= 0) return true; // '}' (errors were ruled out above)
     jsonSkipWs();
     valueStart = jsonPos();
-    let key = 0;
-    let name: Text = NO_TEXT;
-    if (jsonStringIs((name = utf8("version")))) {
-      key = KEY_VERSION;
+    const key = jsonStringIndex(topKeys());
+    const name = jsonMatched;
+    if (key == KEY_VERSION) {
       if (jsonPeek() != J_NUMBER || !jsonNumber() || !numIsSmallInteger || (numValue != 1 && numValue != 2)) {
         return fail(name, utf8("expected 1 or 2"));
       }
       store<u8>(block, <u8>numValue);
-    } else if (jsonStringIs((name = utf8("on_unknown_address")))) {
-      key = KEY_ON_UNKNOWN;
+    } else if (key == KEY_ON_UNKNOWN) {
       const bad = utf8("expected \"local\" or \"close\"");
       if (jsonPeek() != J_STRING) return fail(name, bad);
       jsonString();
-      const close = jsonStringIs(utf8("close"));
-      if (!close && !jsonStringIs(utf8("local"))) return fail(name, bad);
-      setFlag(FLAG_CLOSE_ON_UNKNOWN, close);
-    } else if (jsonStringIs((name = utf8("crc32c")))) {
-      key = KEY_CRC32C;
+      const policy = jsonStringIndex(utf8List("local", "close"));
+      if (policy < 0) return fail(name, bad);
+      setFlag(FLAG_CLOSE_ON_UNKNOWN, policy == 1);
+    } else if (key == KEY_CRC32C) {
       if (!readBool(name, FLAG_CRC32C)) return false;
-    } else if (jsonStringIs((name = utf8("reject_client_proxy_header")))) {
-      key = KEY_REJECT;
+    } else if (key == KEY_REJECT) {
       if (!readBool(name, FLAG_REJECT_CLIENT_HEADER)) return false;
-    } else if (jsonStringIs((name = utf8("tlvs")))) {
-      key = KEY_TLVS;
+    } else if (key == KEY_TLVS) {
       if (!parseTlvs()) return false;
     } else {
       return unknownKey();
     }
-    if (seen & key) return fail(name, utf8("duplicate key"));
-    seen |= key;
+    if (seen & (1 << key)) return fail(name, utf8("duplicate key"));
+    seen |= 1 << key;
   }
   return true;
 }
@@ -288,7 +289,13 @@ function unknownKey(): bool {
   errorAt(NO_TEXT);
   lineText(utf8("unknown key "));
   lineQuoted(jsonPtr() + <usize>keyStart, keyLength, QUOTE_MAX, true);
-  if (tlvIndex < 0) lineText(utf8("; keys: version, on_unknown_address, crc32c, tlvs, reject_client_proxy_header"));
+  if (tlvIndex < 0) {
+    lineText(utf8("; keys: "));
+    for (let k = topKeys(); textLength(k) != 0; k = textNext(k)) {
+      if (k != topKeys()) lineText(utf8(", "));
+      lineText(k);
+    }
+  }
   return gotValue();
 }
 
@@ -335,11 +342,12 @@ function parseTlvs(): bool {
   return true;
 }
 
-const KEY_TYPE = 1;
-const KEY_VALUE = 2;
-const KEY_HEX = 4;
-const KEY_PROPERTY = 8;
-const KEY_FROM = 16;
+// Keys of a TLV object, by their index in the list parseTlv matches against.
+const KEY_TYPE = 0;
+const KEY_VALUE = 1;
+const KEY_HEX = 2;
+const KEY_PROPERTY = 3;
+const KEY_FROM = 4;
 
 function parseTlv(): bool {
   if (jsonPeek() != J_OBJECT) return fail(NO_TEXT, utf8("expected an object"));
@@ -357,42 +365,37 @@ function parseTlv(): bool {
     if (jsonNextMember(first) <= 0) break;
     jsonSkipWs();
     valueStart = jsonPos();
-    let key = 0;
-    let name: Text = NO_TEXT;
-    if (jsonStringIs((name = utf8("type")))) {
-      key = KEY_TYPE;
+    const key = jsonStringIndex(utf8List("type", "value", "hex", "property", "from"));
+    const name = jsonMatched;
+    if (key == KEY_TYPE) {
       typeStart = valueStart;
       type = parseType();
       if (type < 0) return false;
-    } else if (jsonStringIs((name = utf8("value")))) {
-      key = KEY_VALUE;
+    } else if (key == KEY_VALUE) {
       if (jsonPeek() != J_STRING) return fail(name, utf8("expected a string"));
       jsonString();
       appendString();
-    } else if (jsonStringIs((name = utf8("hex")))) {
-      key = KEY_HEX;
+    } else if (key == KEY_HEX) {
       if (!parseHex()) return false;
-    } else if (jsonStringIs((name = utf8("property")))) {
-      key = KEY_PROPERTY;
+    } else if (key == KEY_PROPERTY) {
       source = SOURCE_PROPERTY;
       if (!parseProperty()) return false;
-    } else if (jsonStringIs((name = utf8("from")))) {
-      key = KEY_FROM;
+    } else if (key == KEY_FROM) {
       const bad = utf8("expected \"sni\", \"connection_id\" or \"ssl\"");
       if (jsonPeek() != J_STRING) return fail(name, bad);
       jsonString();
-      if (jsonStringIs(utf8("sni"))) source = SOURCE_SNI;
-      else if (jsonStringIs(utf8("connection_id"))) source = SOURCE_CONNECTION_ID;
-      else if (jsonStringIs(utf8("ssl"))) source = SOURCE_SSL;
-      else return fail(name, bad);
+      // In the order of SOURCE_SNI, SOURCE_CONNECTION_ID, SOURCE_SSL.
+      const from = jsonStringIndex(utf8List("sni", "connection_id", "ssl"));
+      if (from < 0) return fail(name, bad);
+      source = <u8>(SOURCE_SNI + from);
     } else {
       return unknownKey();
     }
-    if (seen & key) return fail(name, utf8("duplicate key"));
-    seen |= key;
+    if (seen & (1 << key)) return fail(name, utf8("duplicate key"));
+    seen |= 1 << key;
   }
   const dataLength = blockLength - recordOffset - RECORD_HEADER;
-  const sources = seen & (KEY_VALUE | KEY_HEX | KEY_PROPERTY | KEY_FROM);
+  const sources = seen & ((1 << KEY_VALUE) | (1 << KEY_HEX) | (1 << KEY_PROPERTY) | (1 << KEY_FROM));
   valueStart = objectStart;
   if (sources == 0 || (sources & (sources - 1)) != 0) return fail(NO_TEXT, utf8("needs exactly one of value, hex, property, from"));
   if (source == SOURCE_SSL) {
@@ -445,11 +448,9 @@ function parseType(): i32 {
     if (numIsSmallInteger && numValue >= 0 && numValue <= 255) return numValue;
   } else if (k == J_STRING) {
     jsonString();
-    if (jsonStringIs(utf8("alpn"))) return PP2_TYPE_ALPN;
-    if (jsonStringIs(utf8("authority"))) return PP2_TYPE_AUTHORITY;
-    if (jsonStringIs(utf8("unique_id"))) return PP2_TYPE_UNIQUE_ID;
-    if (jsonStringIs(utf8("netns"))) return PP2_TYPE_NETNS;
-    if (jsonStringIs(utf8("noop"))) return PP2_TYPE_NOOP;
+    // Listed in the order of their numbers: 1, 2, 4, 5, then 0x30.
+    const named = jsonStringIndex(utf8List("alpn", "authority", "noop", "unique_id", "netns"));
+    if (named >= 0) return named == 4 ? PP2_TYPE_NETNS : named < 2 ? PP2_TYPE_ALPN + named : PP2_TYPE_NOOP + named - 2;
   }
   fail(utf8("type"), utf8("must be 0-255 or \"alpn\", \"authority\", \"unique_id\", \"netns\", \"noop\""));
   return -1;

@@ -7,7 +7,7 @@
 // buffer the caller provides. Nesting is bounded (MAX_DEPTH) so hostile input
 // cannot exhaust the wasm stack.
 
-import { NO_TEXT, Text, hexValue, textBytes, textLength, utf8, utf8SequenceAt } from "./bytes";
+import { NO_TEXT, Text, hexValue, textBytes, textLength, textNext, utf8, utf8SequenceAt } from "./bytes";
 
 export const J_INVALID: i32 = 0;
 export const J_OBJECT: i32 = 1;
@@ -336,6 +336,20 @@ export function jsonStringIs(s: Text): bool {
     if (c != <i32>load<u8>(textBytes(s) + <usize>k)) return false;
   }
   return true;
+}
+
+/** The entry of a utf8List that jsonStringIndex last matched. */
+export let jsonMatched: Text = NO_TEXT;
+
+/** Index of the last string in a utf8List (entry set as jsonMatched), or -1. */
+export function jsonStringIndex(list: Text): i32 {
+  for (let i = 0; textLength(list) != 0; i++, list = textNext(list)) {
+    if (jsonStringIs(list)) {
+      jsonMatched = list;
+      return i;
+    }
+  }
+  return -1;
 }
 
 /** Moves the reader to byte `at` of the same input (a value start recorded earlier). */
