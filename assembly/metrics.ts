@@ -3,7 +3,7 @@
 // wasmcustom.<name>; they lag by at most one tick period (TICK_PERIOD_MS).
 
 import { defineCounter, incrementCounter } from "./hostcalls";
-import { Text, utf8 } from "./bytes";
+import { textNext, utf8List } from "./bytes";
 
 export const HEADERS_WRITTEN: i32 = 0;
 export const LOCAL_FALLBACKS: i32 = 1;
@@ -28,17 +28,12 @@ export function pendingCount(which: i32): u64 {
   return load<u64>(pending + (<usize>which << 3));
 }
 
-function counterName(which: i32): Text {
-  if (which == HEADERS_WRITTEN) return utf8("ppv2.headers_written");
-  if (which == LOCAL_FALLBACKS) return utf8("ppv2.local_fallbacks");
-  if (which == CLOSED_BY_POLICY) return utf8("ppv2.closed_by_policy");
-  return utf8("ppv2.tlvs_omitted");
-}
-
 /** Defines the counters once per VM (metric names are global to the VM's stats scope). */
 export function defineCounters(): void {
   if (defined) return;
-  for (let i = 0; i < COUNTERS; i++) store<i64>(ids + (<usize>i << 3), defineCounter(counterName(i)));
+  // In the order of HEADERS_WRITTEN, LOCAL_FALLBACKS, CLOSED_BY_POLICY, TLVS_OMITTED.
+  let name = utf8List("ppv2.headers_written", "ppv2.local_fallbacks", "ppv2.closed_by_policy", "ppv2.tlvs_omitted");
+  for (let i = 0; i < COUNTERS; i++, name = textNext(name)) store<i64>(ids + (<usize>i << 3), defineCounter(name));
   defined = true;
 }
 
