@@ -130,6 +130,12 @@ export function lineU64(v: u64): void {
   if (lineLength <= LINE_CAPACITY - 20) lineLength += writeDecimal(v, line + <usize>lineLength);
 }
 
+/** Appends static text, then an unsigned decimal number. */
+export function lineTextU64(t: Text, v: u64): void {
+  lineText(t);
+  lineU64(v);
+}
+
 /**
  * Appends foreign bytes (raw JSON of a config value, a key) cut at `max` bytes,
  * in double quotes if `quote`. Control bytes become `\xHH` so that the result

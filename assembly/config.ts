@@ -45,7 +45,7 @@ import {
   strEnd,
   strStart,
 } from "./json";
-import { NO_TEXT, Text, hexValue, regrow, lineByte, lineQuoted, lineStart, lineText, lineU64, textLength, textNext, utf8, utf8List } from "./bytes";
+import { NO_TEXT, Text, hexValue, regrow, lineByte, lineQuoted, lineStart, lineText, lineTextU64, textLength, textNext, utf8, utf8List } from "./bytes";
 import {
   PP2_CRC32C_TLV_SIZE,
   PP2_MAX_LENGTH,
@@ -155,8 +155,7 @@ function errorAt(key: Text): void {
   errorPrefix();
   const inTlv = tlvIndex >= 0;
   if (inTlv) {
-    lineText(utf8("tlvs["));
-    lineU64(<u64>tlvIndex);
+    lineTextU64(utf8("tlvs["), <u64>tlvIndex);
     lineByte(0x5d);
     if (key != NO_TEXT) lineByte(0x2e);
   }
@@ -226,8 +225,7 @@ function parseDocument(ptr: usize, len: i32): bool {
   if (jsonPos() >= len) return true;
   if (!jsonValidateDocument()) {
     errorPrefix();
-    lineText(utf8("invalid JSON at byte "));
-    lineU64(<u64>jsonErrorAt);
+    lineTextU64(utf8("invalid JSON at byte "), <u64>jsonErrorAt);
     lineText(utf8(": "));
     lineText(jsonError);
     return false;
@@ -319,8 +317,7 @@ function finish(): bool {
   }
   if (reserve + LARGEST_ADDRESS_BLOCK > PP2_MAX_LENGTH) {
     errorPrefix();
-    lineText(utf8("tlvs: static TLVs need "));
-    lineU64(<u64>reserve);
+    lineTextU64(utf8("tlvs: static TLVs need "), <u64>reserve);
     lineText(utf8(" bytes; 65319 fit beside a UNIX address block"));
     return false;
   }

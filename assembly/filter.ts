@@ -47,7 +47,7 @@ import {
   valueLen,
   valuePtr,
 } from "./hostcalls";
-import { Text, hexDigit, lineByte, lineStart, lineText, lineU64, textBytes, textLength, utf8, writeDecimal } from "./bytes";
+import { Text, hexDigit, lineByte, lineStart, lineText, lineTextU64, textBytes, textLength, utf8, writeDecimal } from "./bytes";
 import { CLOSED_BY_POLICY, HEADERS_WRITTEN, LOCAL_FALLBACKS, TLVS_OMITTED, count } from "./metrics";
 import { encodeV1, PP1_MAX_LINE } from "./ppv1";
 import {
@@ -82,6 +82,12 @@ let logLevel: i32 = LOG_INFO;
 
 export function refreshLogLevel(): void {
   logLevel = hostLogLevel();
+}
+
+/** Starts a log line about one connection: "ppv2-wasm: context <id>". */
+function contextLine(contextId: u32): void {
+  lineStart();
+  lineTextU64(utf8("ppv2-wasm: context "), contextId);
 }
 
 function debugEnabled(): bool {
@@ -142,29 +148,21 @@ export function onFirstDownstreamData(contextId: u32, config: usize, size: i32, 
 
   const status = prependDownstreamData(header, length);
   if (status != STATUS_OK) {
-    lineStart();
-    lineText(utf8("ppv2-wasm: context "));
-    lineU64(contextId);
-    lineText(utf8(": prepend failed, status "));
-    lineU64(status);
+    contextLine(contextId);
+    lineTextU64(utf8(": prepend failed, status "), status);
     logLine(LOG_WARN);
     return ACTION_CONTINUE;
   }
   count(HEADERS_WRITTEN, 1);
   if (debugEnabled()) {
-    lineStart();
-    lineText(utf8("ppv2-wasm: context "));
-    lineU64(contextId);
-    lineText(utf8(": prepended "));
-    lineU64(<u64>length);
-    lineText(utf8(" bytes, PROXY v"));
-    lineU64(<u64>version);
+    contextLine(contextId);
+    lineTextU64(utf8(": prepended "), <u64>length);
+    lineTextU64(utf8(" bytes, PROXY v"), <u64>version);
     lineText(utf8(" family 0x"));
     lineByte(hexDigit(family >> 4));
     lineByte(hexDigit(family & 15));
     if (omitted > 0) {
-      lineText(utf8(", "));
-      lineU64(<u64>omitted);
+      lineTextU64(utf8(", "), <u64>omitted);
       lineText(utf8(" TLV(s) left out"));
     }
     logLine(LOG_DEBUG);
@@ -184,9 +182,7 @@ function closeByPolicy(contextId: u32, size: i32, why: Text): void {
   closeDownstream();
   count(CLOSED_BY_POLICY, 1);
   if (debugEnabled()) {
-    lineStart();
-    lineText(utf8("ppv2-wasm: context "));
-    lineU64(contextId);
+    contextLine(contextId);
     lineText(utf8(": closed by policy: "));
     lineText(why);
     logLine(LOG_DEBUG);

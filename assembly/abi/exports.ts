@@ -14,7 +14,7 @@ import { freeConfig, parseConfig } from "../config";
 import { ctxGet, ctxPut, ctxRemove } from "../ctxmap";
 import { ACTION_CONTINUE, ACTION_PAUSE, onFirstDownstreamData, refreshLogLevel } from "../filter";
 import { LOG_ERROR, STATUS_OK, getPluginConfiguration, logLine, setTickPeriod, valueLen, valuePtr } from "../hostcalls";
-import { lineStart, lineText, lineU64, regrow, utf8 } from "../bytes";
+import { lineStart, lineText, lineTextU64, regrow, utf8 } from "../bytes";
 import { TICK_PERIOD_MS, defineCounters, flushCounters } from "../metrics";
 import { releaseHostValues } from "./memory";
 
@@ -81,8 +81,7 @@ export function proxy_on_configure(rootId: u32, configurationSize: u32): bool {
     config = parseConfig(valuePtr, valueLen);
   } else {
     lineStart();
-    lineText(utf8("ppv2-wasm: unreadable plugin configuration ("));
-    lineU64(configurationSize);
+    lineTextU64(utf8("ppv2-wasm: unreadable plugin configuration ("), configurationSize);
     lineText(utf8(" bytes)"));
   }
   releaseHostValues();
