@@ -9,7 +9,6 @@
 // are freed by the same wrapper once consumed.
 
 const SCRATCH_SIZE: usize = 4096;
-const scratch = memory.data(<i32>SCRATCH_SIZE, 16);
 let scratchUsed: usize = 0;
 
 const MAX_HEAP_BLOCKS: i32 = 8;
@@ -20,6 +19,7 @@ let heapBlockCount: i32 = 0;
 const MAX_ALLOCATION: usize = 16 << 20;
 
 function allocate(size: usize): usize {
+  const scratch = memory.data(<i32>SCRATCH_SIZE, 16);
   const rounded = (size + 7) & ~(<usize>7);
   if (rounded >= size && rounded <= SCRATCH_SIZE - scratchUsed) {
     const p = scratch + scratchUsed;
