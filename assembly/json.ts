@@ -79,13 +79,12 @@ export function jsonPeek(): i32 {
   jsonSkipWs();
   const c = byteAt(pos);
   if (c < 0) return J_END;
-  if (c == 0x7b) return J_OBJECT;
-  if (c == 0x5b) return J_ARRAY;
-  if (c == 0x22) return J_STRING;
-  if (c == 0x2d || (c >= 0x30 && c <= 0x39)) return J_NUMBER;
-  if (c == 0x74) return J_TRUE;
-  if (c == 0x66) return J_FALSE;
-  if (c == 0x6e) return J_NULL;
+  if (isDigit(c)) return J_NUMBER;
+  // The first byte of each kind, at index kind - 1 (J_OBJECT = 1 ... J_NULL = 7).
+  const starts = textBytes(utf8("{[\"-tfn"));
+  for (let k = 0; k < J_NULL; k++) {
+    if (c == <i32>load<u8>(starts + <usize>k)) return k + 1;
+  }
   return J_INVALID;
 }
 
@@ -181,12 +180,11 @@ let escapeLength: i32 = 0;
 function escapeAt(i: i32): i32 {
   const c = byteAt(i);
   escapeLength = 1;
-  if (c == 0x22 || c == 0x5c || c == 0x2f) return c;
-  if (c == 0x62) return 0x08;
-  if (c == 0x66) return 0x0c;
-  if (c == 0x6e) return 0x0a;
-  if (c == 0x72) return 0x0d;
-  if (c == 0x74) return 0x09;
+  // The one-letter escapes: pairs of (letter after the backslash, byte it stands for).
+  const pairs = textBytes(utf8("\"\"\\\\//b\bf\fn\nr\rt\t"));
+  for (let k = 0; k < 16; k += 2) {
+    if (c == <i32>load<u8>(pairs + <usize>k)) return load<u8>(pairs + <usize>k + 1);
+  }
   if (c != 0x75) return -1;
   const u = hex4(i + 1);
   if (u < 0) return -1;
