@@ -118,23 +118,30 @@ function isDigit(c: i32): bool {
   return c >= 0x30 && c <= 0x39;
 }
 
+/** The value of the digits `digits` last consumed (wraps when there are more than 9). */
+let digitsValue: i32 = 0;
+
 /** Consumes a run of decimal digits; returns how many. */
 function digits(): i32 {
   const start = pos;
-  while (isDigit(byteAt(pos))) pos++;
+  let v = 0;
+  for (let c = byteAt(pos); isDigit(c); c = byteAt(++pos)) v = v * 10 + (c - 0x30);
+  digitsValue = v;
   return pos - start;
 }
 
 /** Reads a number with the RFC 8259 grammar. */
 export function jsonNumber(): bool {
   jsonSkipWs();
-  const start = pos;
   numIsSmallInteger = false;
   numValue = 0;
-  if (byteAt(pos) == 0x2d) pos++;
+  const negative = byteAt(pos) == 0x2d;
+  if (negative) pos++;
   const intStart = pos;
+  let v = 0;
   if (byteAt(pos) == 0x30) pos++;
   else if (digits() == 0) return fail(utf8("invalid number"));
+  else v = digitsValue;
   const intDigits = pos - intStart;
   let integer = true;
   if (byteAt(pos) == 0x2e) {
@@ -150,9 +157,7 @@ export function jsonNumber(): bool {
     if (digits() == 0) return fail(utf8("invalid number"));
   }
   if (integer && intDigits <= 9) {
-    let v = 0;
-    for (let i = intStart; i < pos; i++) v = v * 10 + (byteAt(i) - 0x30);
-    numValue = byteAt(start) == 0x2d ? -v : v;
+    numValue = negative ? -v : v;
     numIsSmallInteger = true;
   }
   return true;
