@@ -69,7 +69,8 @@ function byteAt(i: i32): i32 {
 export function jsonSkipWs(): void {
   while (pos < end) {
     const c = <i32>load<u8>(base + <usize>pos);
-    if (c != 0x20 && c != 0x09 && c != 0x0a && c != 0x0d) break;
+    // Space, tab, LF, CR: bits 0x20, 0x09, 0x0A and 0x0D of the mask.
+    if (c > 0x20 || ((<u64>0x100002600 >> <u64>c) & 1) == 0) break;
     pos++;
   }
 }
@@ -194,11 +195,12 @@ function escapeAt(i: i32): i32 {
   const u = hex4(i + 1);
   if (u < 0) return -1;
   escapeLength = 5;
-  if (u >= 0xdc00 && u <= 0xdfff) return -1; // lone low surrogate
-  if (u < 0xd800 || u > 0xdbff) return u;
+  // u is 0..0xFFFF here, so the top 6 bits tell the surrogate ranges apart.
+  if ((u & 0xfc00) == 0xdc00) return -1; // lone low surrogate
+  if ((u & 0xfc00) != 0xd800) return u;
   if (byteAt(i + 5) != 0x5c || byteAt(i + 6) != 0x75) return -1;
-  const low = hex4(i + 7);
-  if (low < 0xdc00 || low > 0xdfff) return -1;
+  const low = hex4(i + 7); // -1 (invalid) fails the test below too
+  if ((low & 0xfc00) != 0xdc00) return -1;
   escapeLength = 11;
   return 0x10000 + ((u - 0xd800) << 10) + (low - 0xdc00);
 }
@@ -264,12 +266,8 @@ export function jsonObjectStart(): bool {
  * string) and the ':' consumed, 0 at '}', -1 on error.
  */
 export function jsonNextMember(first: bool): i32 {
-  jsonSkipWs();
-  if (byteAt(pos) == 0x7d) {
-    pos++;
-    return 0;
-  }
-  if (!first && !expectByte(0x2c, utf8("expected ',' or '}'"))) return -1;
+  const r = nextItem(first, 0x7d, utf8("expected ',' or '}'"));
+  if (r <= 0) return r;
   if (jsonPeek() != J_STRING) {
     fail(utf8("expected a key"));
     return -1;
@@ -284,13 +282,20 @@ export function jsonArrayStart(): bool {
 
 /** 1 when an element follows, 0 at ']', -1 on error. */
 export function jsonNextElement(first: bool): i32 {
+  return nextItem(first, 0x5d, utf8("expected ',' or ']'"));
+}
+
+/**
+ * 0 at `close` (consumed); otherwise 1 once the ',' before every item but the
+ * first is consumed, -1 (and `message`) when it is missing.
+ */
+function nextItem(first: bool, close: i32, message: Text): i32 {
   jsonSkipWs();
-  if (byteAt(pos) == 0x5d) {
+  if (byteAt(pos) == close) {
     pos++;
     return 0;
   }
-  if (!first && !expectByte(0x2c, utf8("expected ',' or ']'"))) return -1;
-  return 1;
+  return first || expectByte(0x2c, message) ? 1 : -1;
 }
 
 /** Skips one value of any kind, validating it. */
