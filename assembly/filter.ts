@@ -225,7 +225,9 @@ function matchPrefix(p: usize, n: i32, signature: Text): i32 {
   return n >= m ? VERDICT_HEADER : VERDICT_PREFIX;
 }
 
-const scratchValue = memory.data(256, 8); // connection id digits, TLS version, CN
+// Connection id digits, TLS version and CN in the first 256 bytes; the SSL
+// TLV's 5 fixed bytes (client, verify) after them.
+const scratchValue = memory.data(256 + 5, 8);
 
 /**
  * Appends one configured TLV at `off`. Returns the new end, or -1 when a
@@ -280,7 +282,7 @@ function appendSsl(off: i32, room: i32): i32 {
     cnLen = commonName(valuePtr, valueLen, scratchValue + <usize>VERSION_MAX, CN_MAX);
     if (cnLen > 0 && !tlvValueValid(PP2_SUBTYPE_SSL_CN, scratchValue + <usize>VERSION_MAX, cnLen)) cnLen = -1;
   }
-  const fixed = memory.data(5);
+  const fixed = scratchValue + 256;
   // client: SSL, plus CERT_CONN when a client certificate was presented on this
   // connection. verify: 0 only when a certificate was presented and accepted
   // (Envoy's handshake rejects an unverified one unless configured not to).
