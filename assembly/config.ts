@@ -246,7 +246,8 @@ function parseDocument(ptr: usize, len: i32): bool {
     const key = jsonStringIndex(topKeys());
     const name = jsonMatched;
     if (key == KEY_VERSION) {
-      if (jsonPeek() != J_NUMBER || !jsonNumber() || !numIsSmallInteger || (numValue != 1 && numValue != 2)) {
+      // As u32, numValue - 1 is at most 1 only for 1 and 2.
+      if (jsonPeek() != J_NUMBER || !jsonNumber() || !numIsSmallInteger || <u32>(numValue - 1) > 1) {
         return fail(name, utf8("expected 1 or 2"));
       }
       store<u8>(block, <u8>numValue);
@@ -442,7 +443,7 @@ function parseType(): i32 {
   const k = jsonPeek();
   if (k == J_NUMBER) {
     jsonNumber();
-    if (numIsSmallInteger && numValue >= 0 && numValue <= 255) return numValue;
+    if (numIsSmallInteger && <u32>numValue <= 255) return numValue; // 0-255
   } else if (k == J_STRING) {
     jsonString();
     // Listed in the order of their numbers: 1, 2, 4, 5, then 0x30.
