@@ -73,6 +73,10 @@ export function utf8SequenceAt(p: usize, avail: i32): i32 {
 /** Whether the n bytes at p are UTF-8 (ascii: and all below 0x80). */
 export function isText(p: usize, n: i32, ascii: bool): bool {
   for (let i = 0; i < n; ) {
+    if (load<u8>(p + <usize>i) < 0x80) { // ASCII, most values: no call per byte
+      i++;
+      continue;
+    }
     const k = utf8SequenceAt(p + <usize>i, n - i);
     if (k == 0 || (ascii && k > 1)) return false;
     i += k;

@@ -53,7 +53,7 @@ export function crc32c(ptr: usize, len: i32): u32 {
   if (!tableReady) buildTables();
   let c: u32 = 0xffffffff;
   let p = ptr;
-  const end = ptr + <usize>(len > 0 ? len : 0);
+  const end = len > 0 ? ptr + <usize>len : ptr;
   // Wasm loads are little-endian and may be unaligned.
   while (p + 4 <= end) {
     const x = load<u32>(p) ^ c;
