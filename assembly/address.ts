@@ -92,24 +92,7 @@ function isDigit(c: i32): bool {
 
 /** Parses a dotted quad in [start, end) exactly, writing 4 bytes at dst. */
 function parseIPv4(ptr: usize, start: i32, end: i32, dst: usize): bool {
-  let i = start;
-  for (let part = 0; part < 4; part++) {
-    if (part > 0) {
-      if (i >= end || load<u8>(ptr + <usize>i) != 0x2e) return false;
-      i++;
-    }
-    const digitsStart = i;
-    let v = 0;
-    while (i < end && isDigit(<i32>load<u8>(ptr + <usize>i)) && i - digitsStart < 3) {
-      v = v * 10 + (<i32>load<u8>(ptr + <usize>i) - 0x30);
-      i++;
-    }
-    const n = i - digitsStart;
-    if (n == 0 || v > 255) return false;
-    if (n > 1 && load<u8>(ptr + <usize>digitsStart) == 0x30) return false; // no leading zeros
-    store<u8>(dst + <usize>part, <u8>v);
-  }
-  return i == end;
+  return quadEnd(ptr + <usize>start, end - start, dst) == end - start;
 }
 
 /** Parses a decimal port 0..65535 in [start, end) exactly. -1 when invalid. */
@@ -127,21 +110,43 @@ function parsePort(ptr: usize, start: i32, end: i32): i32 {
 }
 
 function parseIPv4WithPort(ptr: usize, len: i32, out: usize): bool {
-  let colon = -1;
-  for (let i = 0; i < len; i++) {
-    if (load<u8>(ptr + <usize>i) == 0x3a) {
-      colon = i;
-      break;
-    }
-  }
-  if (colon < 0) return false;
-  const port = parsePort(ptr, colon + 1, len);
+  // One pass: the quad, then ':' and the port. A dotted quad holds no ':', so
+  // the ':' that ends it is the first one, as if we had searched for it.
+  const end = quadEnd(ptr, len, out + OFF_IP + 12);
+  if (end < 0 || end >= len || load<u8>(ptr + <usize>end) != 0x3a) return false;
+  const port = parsePort(ptr, end + 1, len);
   if (port < 0) return false;
   store<u16>(out + OFF_IP + 10, 0xffff);
-  if (!parseIPv4(ptr, 0, colon, out + OFF_IP + 12)) return false;
   store<u8>(out + OFF_KIND, KIND_IPV4);
   store<u16>(out + OFF_PORT, <u16>port);
   return true;
+}
+
+/**
+ * Reads a dotted quad from the start of [0, len): four parts of 1-3 digits,
+ * 0-255, no leading zeros, split by '.'; into 4 bytes at dst. Returns where it stopped, or -1 when it is not one.
+ */
+function quadEnd(ptr: usize, len: i32, dst: usize): i32 {
+  let i = 0;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (i >= len || load<u8>(ptr + <usize>i) != 0x2e) return -1;
+      i++;
+    }
+    const digitsStart = i;
+    let v: u32 = 0;
+    while (i < len && i - digitsStart < 3) {
+      const d = <u32>load<u8>(ptr + <usize>i) - 0x30;
+      if (d > 9) break;
+      v = v * 10 + d;
+      i++;
+    }
+    const n = i - digitsStart;
+    if (n == 0 || v > 255) return -1;
+    if (n > 1 && load<u8>(ptr + <usize>digitsStart) == 0x30) return -1; // no leading zeros
+    store<u8>(dst + <usize>part, <u8>v);
+  }
+  return i;
 }
 
 function isZoneChar(c: i32): bool {

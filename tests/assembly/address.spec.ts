@@ -33,6 +33,16 @@ function family(src: string, dst: string): u8 {
 }
 
 describe("valid addresses", () => {
+  it("IPv4 at its limits", () => {
+    expect<bool>(parse("255.255.255.255:65535")).toBe(true);
+    expect<string>(hex(A + OFF_IP, 16)).toBe("00000000000000000000ffffffffffff");
+    expect<u16>(addressPort(A)).toBe(65535);
+    expect<bool>(parse("0.0.0.0:0")).toBe(true);
+    expect<string>(hex(A + OFF_IP, 16)).toBe("00000000000000000000ffff00000000");
+    expect<bool>(parse("10.200.3.40:9")).toBe(true);
+    expect<string>(hex(A + OFF_IP, 16)).toBe("00000000000000000000ffff0ac80328");
+    expect<u16>(addressPort(A)).toBe(9);
+  });
   it("IPv4 with port", () => {
     expect<bool>(parse("1.2.3.4:5678")).toBe(true);
     expect<u8>(addressKind(A)).toBe(KIND_IPV4);
@@ -95,6 +105,9 @@ const BAD: string[] = [
     "[1:2:3:4:5:6:7:8::]:80", "[::1.2.3]:80", "[::1.2.3.4.5]:80", "[::1.2.3.4:5]:80", "[fe80::1%]:80",
     "[fe80::1%a b]:80", "[fe80::1%0123456789abcdef]:80", "::1:80", "envoy://internal_listener", "localhost:80",
     "-1.2.3.4:80",
+    // the one-pass IPv4 reader: where the quad stops must be the first ':'
+    "1234.1.1.1:80", "1.2.3.1234:80", "1.2.3.4::80", "1.2.3.4:80:90", "1.2.3.04:80", "1.2.3.256:80", "1.2.3.4.:80",
+    "1.2.3.:80", ".1.2.3:80", "1.2.3.4x:80", "1.2.3.4/32:80", "[::1.2.3.04]:80", "[::256.1.1.1]:80",
 ];
 
 describe("malformed input gives unknown, never a trap", () => {
