@@ -1,7 +1,11 @@
 // Figure 6: `ppv2-wasm proxy` on loopback, with the release module against the same proxy
 // running the no-op module (tests/fixtures/noop.wat): the CLI has no "no filter" mode, and the
 // no-op module is the honest baseline, since it pays the same host and proxy plumbing and adds
-// no work of its own. Two no-op proxies make the baseline: identical proxies do not measure
+// no work of its own. A fourth proxy runs the floor module (bench/fixtures/floor-proxy.wat: the
+// two property reads and the prepend every PPv2 filter must make, on a connection's first data
+// only, and nothing else), so that the gap to
+// the no-op module splits into what the host charges for those calls (floor / no-op) and what
+// the module adds of its own (release / floor), as figure 1 does in V8. Two no-op proxies make the baseline: identical proxies do not measure
 // alike on a shared machine, and their ratio to each other shows by how much. Each ratio is
 // taken within a round and the median of the rounds reported. The proxies are child processes
 // (one core for the proxy under test, one for this process's client and backend).
@@ -14,12 +18,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expectHeader, expectUntouched } from './guard.mjs';
 import { median, spread, target } from './report.mjs';
+import { CONNECTION } from './subjects.mjs';
 
 const SECTION = '6. Through `ppv2-wasm proxy` on loopback (release module vs the no-op module)';
 const BIN = fileURLToPath(new URL('../bin/ppv2-wasm.js', import.meta.url));
 const HOST = '127.0.0.1';
 const DEADLINE_MS = 60_000;
-const ORDERS = [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 2, 1], [2, 1, 0], [1, 0, 2]];
+// Eight orders of the four proxies: each one runs in each position twice, after each other one.
+const ORDERS = [[0, 1, 2, 3], [1, 2, 3, 0], [2, 3, 0, 1], [3, 0, 1, 2], [3, 2, 1, 0], [0, 3, 2, 1], [1, 0, 3, 2], [2, 1, 0, 3]];
 
 /** Rejects with `what` when `promise` takes longer than the deadline. */
 function within(promise, what, ms = DEADLINE_MS) {
@@ -154,13 +160,15 @@ export async function proxyBench(report, modules, {
   const dir = mkdtempSync(join(tmpdir(), 'ppv2-bench-'));
   const noopPath = join(dir, 'noop.wasm');
   writeFileSync(noopPath, modules.noop);
+  const floorPath = join(dir, 'floor.wasm');
+  writeFileSync(floorPath, modules.floorProxy);
   const releasePath = join(dir, 'ppv2.wasm');
   writeFileSync(releasePath, modules.release); // the bytes every other figure measured
   const chunk = Buffer.alloc(chunkBytes, 0x61);
   const total = Math.ceil(streamBytes / chunkBytes) * chunkBytes;
   const payload = Buffer.from('ping');
-  const mbps = { release: [], noopA: [], noopB: [] };
-  const rate = { release: [], noopA: [], noopB: [] };
+  const mbps = { release: [], floor: [], noopA: [], noopB: [] };
+  const rate = { release: [], floor: [], noopA: [], noopB: [] };
   let backend;
   let proxies = [];
   try {
@@ -171,13 +179,13 @@ export async function proxyBench(report, modules, {
       // how its heap grew), so a block's bias is averaged out over several blocks. Two no-op
       // proxies are the baseline; their ratio to each other is the noise floor.
       // Started one after another, in an order that rotates from block to block.
-      const plan = [['release', releasePath], ['noopA', noopPath], ['noopB', noopPath]];
+      const plan = [['release', releasePath], ['noopA', noopPath], ['floor', floorPath], ['noopB', noopPath]];
       for (let k = 0; k < plan.length; k++) {
         const [label, wasm] = plan[(block + k) % plan.length];
         proxies.push(await startProxy(label, backend.port, wasm));
       }
       const byLabel = (label) => proxies.find((p) => p.label === label);
-      const [release, noopA, noopB] = ['release', 'noopA', 'noopB'].map(byLabel);
+      const [release, floor, noopA, noopB] = ['release', 'floor', 'noopA', 'noopB'].map(byLabel);
 
       // Guards: through the filter the backend sees a header naming this client and the
       // proxy's listener, then the bytes sent; through the no-op module, the bytes alone.
@@ -191,6 +199,10 @@ export async function proxyBench(report, modules, {
         payload: hello,
       });
       const headerBytes = backend.received[0].length - hello.length;
+      // The floor prepends its constant header (the addresses of bench/subjects.mjs CONNECTION).
+      backend.received = [];
+      await within(exchange(floor.port, hello), 'the guard connection');
+      expectHeader('proxy with the floor module', backend.received[0], { ...CONNECTION, payload: hello });
       for (const p of [noopA, noopB]) {
         backend.received = [];
         await within(exchange(p.port, hello), 'the guard connection');
@@ -216,7 +228,7 @@ export async function proxyBench(report, modules, {
       };
       await rounds(streamRounds, mbps, async (p) => {
         const ns = await stream(p.port, total, chunk);
-        const expected = total + (p === release ? headerBytes : 0);
+        const expected = total + (p === release || p === floor ? headerBytes : 0);
         if (backend.received[0] !== expected) {
           throw new Error(`guard: the backend received ${backend.received[0]} bytes through the ${p.label} proxy, expected ${expected}`);
         }
@@ -246,10 +258,15 @@ export async function proxyBench(report, modules, {
     report.add(SECTION, 'large stream, release module', median(mbps.release), 'MB/s');
     ratio('throughput, release / no-op', mbps.release, baseline(mbps), target('>=', 0.97));
     ratio('throughput, no-op / no-op (two identical proxies: the noise floor)', mbps.noopB, mbps.noopA, null);
+    ratio('throughput, floor / no-op (the host calls every PPv2 filter makes)', mbps.floor, baseline(mbps), null);
+    ratio('throughput, release / floor (the module\'s own share)', mbps.release, mbps.floor, null);
     report.add(SECTION, 'connections, no-op module', median(baseline(rate)), 'conn/s', null, `${connections.toLocaleString('en-US')} per round, ${concurrency} at a time; ${blocks * connectionRounds} rounds`);
     report.add(SECTION, 'connections, release module', median(rate.release), 'conn/s');
     ratio('connection rate, release / no-op', rate.release, baseline(rate), target('>=', 0.90));
     ratio('connection rate, no-op / no-op (the noise floor)', rate.noopB, rate.noopA, null);
+    report.add(SECTION, 'connections, floor module', median(rate.floor), 'conn/s');
+    ratio('connection rate, floor / no-op (the host calls every PPv2 filter makes)', rate.floor, baseline(rate), null);
+    ratio('connection rate, release / floor (the module\'s own share)', rate.release, rate.floor, null);
     report.details.proxy = { blocks, streamRounds, connectionRounds, streamBytes: total, chunkBytes, connections, concurrency, mbps, connectionsPerSecond: rate };
   } finally {
     await Promise.all(proxies.map(stopProxy));

@@ -44,5 +44,6 @@ export function loadModules() {
     noop: fixture('noop'),
     floor: benchFixture('floor'),
     floorTlv: benchFixture('floor-tlv'),
+    floorProxy: benchFixture('floor-proxy'),
   };
 }
