@@ -27,6 +27,12 @@ const LOG_LEVELS: readonly LogLevelName[] = ['trace', 'debug', 'info', 'warn', '
 
 export interface PluginChoice {
   failOpen?: boolean;
+  /**
+   * Run the filter's tick period on real timers, as Envoy does: the filter
+   * flushes its counters and refreshes its log level from proxy_on_tick.
+   * For long-running commands; a one-shot command calls plugin.tick() itself.
+   */
+  tickTimers?: boolean;
   /** Default: each kept log line on stderr, as Envoy prints it. */
   onLog?: (entry: LogEntry) => void;
 }
@@ -69,6 +75,7 @@ export async function loadPlugin(command: string, values: Values, choice: Plugin
       configuration,
       failurePolicy: choice.failOpen ? 'FAIL_OPEN' : 'FAIL_CLOSED',
       logLevel: level,
+      tickTimers: choice.tickTimers === true,
       onLog: (entry) => (starting ? held.push(entry) : show(entry)),
     });
   } catch (error) {

@@ -192,6 +192,13 @@ function proxyConnection(downstream: Socket, options: ProxyOptions, sockets: Soc
   upstream.once('close', onClose(downstream));
 }
 
+/** The filter's metrics as Envoy's admin /stats shows them, after a last flush. */
+export function metricsLine(plugin: Plugin): string {
+  if (!plugin.failed) plugin.tick();
+  const metrics = plugin.metrics();
+  return metrics.length === 0 ? 'none defined' : metrics.map((m) => `wasmcustom.${m.name}: ${m.value}`).join(', ');
+}
+
 /** Sends what is queued, then closes, even if the peer never half-closes. */
 function flushAndClose(socket: Socket): void {
   if (socket.destroyed) return;
@@ -220,6 +227,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   const upstream = parseHostPort('upstream', stringOption(values, 'upstream'));
   const plugin = await loadPlugin('proxy', values, {
     failOpen: values['fail-open'] === true,
+    tickTimers: true,
   });
   const quiet = values.quiet === true;
   const { server, sockets } = createProxyServer({
@@ -234,6 +242,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
     const signal = await stopped;
     console.error(`ppv2-wasm proxy: ${signal}, stopping`);
     await closeServer(server, sockets);
+    console.error(`ppv2-wasm proxy: filter metrics: ${metricsLine(plugin)}`);
   } finally {
     plugin.shutdown();
   }

@@ -275,3 +275,25 @@ test('proxy --help and encode --help exit 0', async () => {
     assert.match(stdout, new RegExp(`^Usage: ppv2-wasm ${command} `));
   }
 });
+
+test('the proxy runs the filter\'s tick, and prints its counters as Envoy names them when it stops', async () => {
+  const release = new URL('../../build/ppv2.wasm', import.meta.url).pathname;
+  const up = await backend({ reply: Buffer.from('r') });
+  const proxy = await startCli(['proxy', '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${up.port}`, '--wasm', release, '--quiet']);
+  cleanups.push(() => proxy.stop());
+  for (let i = 0; i < 2; i++) await exchange({ port: proxy.port, send: [Buffer.from('hi')] });
+  assert.equal(await proxy.stop(), 0);
+  assert.match(proxy.stderr(), /filter metrics: .*wasmcustom\.ppv2\.headers_written: 2\b/);
+
+  // The same loader with tick timers flushes the counters on the filter's own 1 s period, no manual tick.
+  const { loadPlugin } = await import('../../dist/cli/plugin.js');
+  const plugin = await loadPlugin('proxy', { wasm: release }, { tickTimers: true, onLog: () => {} });
+  try {
+    plugin.newConnection({ source: '1.2.3.4:5', destination: '5.6.7.8:9' }).downstreamData(Buffer.from('x'));
+    const deadline = Date.now() + 5000;
+    while (plugin.counter('ppv2.headers_written') !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(plugin.counter('ppv2.headers_written'), 1);
+  } finally {
+    plugin.shutdown();
+  }
+});
