@@ -17,6 +17,7 @@ import { startPlugin } from '../../dist/host/index.js';
 import { createProxyServer } from '../../dist/cli/proxy.js';
 import { LISTEN_BACKLOG } from '../../dist/cli/lifecycle.js';
 import { requireTool } from '../e2e/tools.mjs';
+import { freePort } from '../e2e/consumers.mjs';
 import { runCli, startCli } from './cli-process.mjs';
 import { exchange } from './net-client.mjs';
 
@@ -126,11 +127,7 @@ test('backpressure: a slow upstream pauses the client, a slow client pauses the 
 });
 
 test('a refused upstream closes the client and the filter\'s connection; the proxy keeps serving', async () => {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const deadPort = probe.address().port;
-  await new Promise((r) => probe.close(r));
+  const deadPort = await freePort();
   const proxy = await inProcessProxy(deadPort);
   for (let i = 0; i < 5; i++) {
     const client = await exchange({ port: proxy.port, send: [Buffer.from('hello')], end: false });

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { request } from 'node:http';
-import { startHaproxy, startNginx, tsharkDecode } from './consumers.mjs';
+import { freePort, startHaproxy, startNginx, tsharkDecode } from './consumers.mjs';
 import { requireTool } from './tools.mjs';
 import { startProxyUnderTest, PROXY_KIND } from './proxy-under-test.mjs';
 import { runCli, startCli } from '../cli/cli-process.mjs';
@@ -226,11 +226,7 @@ describe('streams through the proxy', () => {
   });
 
   test('a refused upstream closes the client cleanly, and the proxy keeps serving', async () => {
-    const closed = createServer();
-    closed.listen(0, '127.0.0.1');
-    await once(closed, 'listening');
-    const deadPort = closed.address().port;
-    await new Promise((resolve) => closed.close(resolve));
+    const deadPort = await freePort();
     const proxy = await proxyTo(deadPort);
     for (let i = 0; i < 3; i++) {
       const client = await exchange({ port: proxy.port, send: [Buffer.from('hello')], end: false });
