@@ -4,7 +4,7 @@
 // so Envoy refuses the listener rather than run with a half-understood config.
 //
 // A Config is one block of raw heap memory (no managed objects: the module
-// creates none, see README "Why this runtime"). It is built here, during
+// creates none, see docs/building.md "Why this runtime"). It is built here, during
 // proxy_on_configure, and only read afterwards; the data path allocates nothing.
 //
 //   Config: [0] version u8  [1] flags u8  [2..4) TLV count u16  [4..8) total size u32

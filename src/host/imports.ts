@@ -337,7 +337,7 @@ export function createImports(host: ImportHost, abi: '0.2.0' | '0.2.1'): Record<
       return WasmResult.BadArgument;
     },
 
-    // Not implemented by this host (README "How the host differs from Envoy").
+    // Not implemented by this host (docs/host.md).
     proxy_get_status: () => unimplemented('proxy_get_status'),
     proxy_get_shared_data: () => unimplemented('proxy_get_shared_data'),
     proxy_set_shared_data: () => unimplemented('proxy_set_shared_data'),

@@ -9,7 +9,7 @@
 //   plugin.counter('ppv2.headers_written'); plugin.logs; plugin.stats.total;
 //   plugin.shutdown();
 //
-// How it differs from Envoy: README, "How the host differs from Envoy".
+// How it differs from Envoy: docs/host.md.
 
 export { startPlugin, Plugin, PluginStartError } from './plugin.js';
 export type { PluginOptions, RootOptions, LogEntry, FailurePolicy } from './plugin.js';

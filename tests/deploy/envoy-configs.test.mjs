@@ -1,6 +1,6 @@
 // Every Envoy bootstrap and plugin configuration shipped under envoy/ is
 // checked against Envoy's v3 protos and loaded into the module; and the
-// shipped files say what the README promises they say.
+// shipped files say what the docs promise they say.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

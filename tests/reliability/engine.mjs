@@ -39,7 +39,7 @@ export class Finding extends Error {
 
 // ------------------------------------------------------------------ the host, as the oracle sees it
 
-/** Encodes a property value as the host does (README "How the host differs from Envoy": Envoy's serializeValue). */
+/** Encodes a property value as the host does (docs/host.md: Envoy's serializeValue). */
 function encode(value) {
   if (value === null) return null;
   if (typeof value === 'string') return Buffer.from(value, 'utf8');

@@ -1,6 +1,6 @@
 // The fuzz oracle: from a plugin configuration and a connection's properties it
 // computes what the filter must do, written from the documented contract
-// (README "Configuration", docs/ARCHITECTURE.md "The filter's data path") and
+// (docs/configuration.md, docs/ARCHITECTURE.md "The filter's data path") and
 // the spec (haproxy doc/proxy-protocol.txt 2.1, 2.2), not from assembly/.
 //
 //   predictConfig(text)                 -> { ok: true, config } | { ok: false, key, certain }
@@ -11,10 +11,10 @@
 
 // ---------------------------------------------------------------- JSON, strictly
 // JSON.parse drops duplicate keys, accepts lone surrogates and any depth; the
-// filter's reader (README) rejects all three. This reader keeps members in
+// filter's reader (docs/configuration.md) rejects all three. This reader keeps members in
 // order, with duplicates, and reports where it gave up.
 
-const MAX_DEPTH = 32; // README "Configuration": nesting deeper than 32 is refused
+const MAX_DEPTH = 32; // docs/configuration.md: nesting deeper than 32 is refused
 
 class JsonError extends Error {}
 
@@ -163,7 +163,7 @@ const MAX_LENGTH = 65535;
 const smallInteger = (v) => (v !== null && typeof v === 'object' && /^-?\d{1,9}$/.test(v.$number) ? Number(v.$number) : undefined);
 const isObject = (v) => v !== null && typeof v === 'object' && Array.isArray(v.$members);
 
-/** Allowed TLV types (README "Configuration"; haproxy doc 2.2): the named ones, 0xE0-0xF7. */
+/** Allowed TLV types (docs/configuration.md; haproxy doc 2.2): the named ones, 0xE0-0xF7. */
 export function tlvTypeAllowed(type) {
   return [0x01, 0x02, 0x04, 0x05, 0x30].includes(type) || (type >= 0xe0 && type <= 0xf7);
 }
@@ -503,7 +503,7 @@ export function expectHeader(config, lookup, counters) {
     else {
       let raw = t.source === 'property' ? lookup(t.path.join('\0')) : lookup(t.source === 'sni' ? 'connection\0requested_server_name' : 'connection_id');
       if (raw !== null && raw.length > 0 && t.source === 'connection_id') {
-        // Sent as decimal ASCII (README "Configuration"), from Envoy's uint64 LE.
+        // Sent as decimal ASCII (docs/configuration.md), from Envoy's uint64 LE.
         raw = raw.length === 8 ? Buffer.from(Buffer.from(raw).readBigUInt64LE().toString(), 'latin1') : null;
       }
       if (raw !== null && raw.length > 0 && textValueValid(t.type, raw)) value = raw;
