@@ -32,3 +32,30 @@ export function requireTool(t, name) {
   t.skip(`${name} is not installed (install it: ${install})`);
   return null;
 }
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+/**
+ * The Envoy binary the tests run: PPV2_ENVOY when set (another version, a
+ * custom build), else the pinned one scripts/install-envoy.sh put in
+ * .tools/bin/envoy (npm test runs it first). Null when there is neither.
+ */
+export function envoyBinary() {
+  const candidate = process.env.PPV2_ENVOY || join(ROOT, '.tools', 'bin', 'envoy');
+  try {
+    accessSync(candidate, constants.X_OK);
+    return candidate;
+  } catch {
+    return null;
+  }
+}
+
+/** The Envoy binary; or fails (CI) / skips (elsewhere) the test `t` and returns null. */
+export function requireEnvoy(t) {
+  const path = envoyBinary();
+  if (path) return path;
+  const install = 'bash scripts/install-envoy.sh (npm test runs it first)';
+  if (process.env.CI === 'true') assert.fail(`Envoy is not installed, and CI=true makes that a failure (install it: ${install})`);
+  t.skip(`Envoy is not installed (install it: ${install})`);
+  return null;
+}
