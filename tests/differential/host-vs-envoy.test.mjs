@@ -131,28 +131,20 @@ function upstreamFails({ speak }) {
   };
 }
 
-async function clientReset({ client, accept, ports }) {
-  await client.write(Buffer.from('hello'));
-  const backend = await accept();
-  await until(backend, 'hello');
-  client.reset();
-  await backend.waitEnd();
-  const seen = { fin: backend.fin, error: backend.error };
-  backend.end();
-  await settle(backend);
-  return { backendSaw: seen, backend: account(backend, ports) };
-}
-
-async function backendReset({ client, accept, ports }) {
-  await client.write(Buffer.from('hello'));
-  const backend = await accept();
-  await until(backend, 'hello');
-  backend.reset();
-  await client.waitEnd();
-  const seen = { fin: client.fin, error: client.error };
-  client.end();
-  await settle(client);
-  return { clientSaw: seen, client: account(client), backend: account(backend, ports) };
+/** Once the backend has the client's bytes, `who` ('client' or 'backend') resets; what does the other side see? */
+function resetMidStream(who) {
+  return async ({ client, accept, ports }) => {
+    await client.write(Buffer.from('hello'));
+    const backend = await accept();
+    await until(backend, 'hello');
+    const [resets, other] = who === 'client' ? [client, backend] : [backend, client];
+    resets.reset();
+    await other.waitEnd();
+    const otherSaw = { fin: other.fin, error: other.error };
+    other.end();
+    await settle(other);
+    return { otherSaw, client: account(client), backend: account(backend, ports) };
+  };
 }
 
 async function backendClosesFirst({ client, accept, ports }) {
@@ -215,8 +207,8 @@ const CASES = [
   // when the proxy closes is a race; the unanswered upstream removes it.
   { name: 'upstream refused, silent client', listener: 'refused', script: upstreamFails({ speak: false }) },
   { name: 'upstream never answers (connect timeout), client already sent bytes', listener: 'unanswered', script: upstreamFails({ speak: true }) },
-  { name: 'client resets mid-stream', listener: 'v4', script: clientReset },
-  { name: 'backend resets mid-stream', listener: 'v4', script: backendReset },
+  { name: 'client resets mid-stream', listener: 'v4', script: resetMidStream('client') },
+  { name: 'backend resets mid-stream', listener: 'v4', script: resetMidStream('backend') },
   { name: 'backend closes first, client talks after its FIN', listener: 'v4', script: backendClosesFirst },
   { name: 'client half-closes first, backend keeps talking', listener: 'v4', script: backendTalksAfterClientFin },
   largeCase(randomBytes(LARGE), randomBytes(LARGE)),
