@@ -185,8 +185,9 @@ function largeBothWays(upload, download) {
     await Promise.all([client.waitEnd(30000), backend.waitEnd(30000)]);
     await settle(client, backend);
     const header = headerAt(backend.bytes);
-    assert.equal(sha256(client.bytes), sha256(download), 'the client received the backend\'s bytes whole');
-    assert.equal(sha256(backend.bytes.subarray(header?.length ?? 0)), sha256(upload), 'the backend received the client\'s bytes whole');
+    const state = `client: ${client.describe()}; backend: ${backend.describe()}`;
+    assert.equal(sha256(client.bytes), sha256(download), `the client received the backend's bytes whole (${state})`);
+    assert.equal(sha256(backend.bytes.subarray(header?.length ?? 0)), sha256(upload), `the backend received the client's bytes whole (${state})`);
     return { client: account(client), backend: account(backend, ports) };
   };
 }
@@ -225,6 +226,7 @@ function largeCase(upload, download) {
 
 async function runCase(target, kase) {
   // Set before the client connects: both proxies connect upstream as soon as a client arrives.
+  target.backend.forget();
   target.backend.onAccept = kase.onAccept ?? null;
   const port = target.listeners[kase.listener];
   const client = await dial({ host: kase.clientHost ?? CLIENT_HOST[kase.listener], port });

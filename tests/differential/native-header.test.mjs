@@ -341,6 +341,7 @@ test('byte for byte against Envoy\'s native upstream PROXY header (the same conn
   for (const [i, c] of CASES.entries()) {
     await t.test(c.name, async () => {
       const pipePath = c.pipe ? join(dir, c.pipe) : undefined;
+      backend.forget();
       const client = await connectClient(c, envoy.listenerPorts[`case${i}`], { certs, pipePath });
       try {
         const peer = await backend.accept();
@@ -368,6 +369,7 @@ test('byte for byte against Envoy\'s native upstream PROXY header (the same conn
   // filter's only with the client's first bytes (or its FIN).
   const plainV2 = envoy.listenerPorts[`case${CASES.findIndex((c) => c.name === 'v2, IPv4')}`];
   await t.test('a server-first backend gets the native header at once, the filter\'s only when the client speaks', async () => {
+    backend.forget();
     const client = await dial({ host: '127.0.0.1', port: plainV2 });
     try {
       const peer = await backend.accept();
@@ -386,6 +388,7 @@ test('byte for byte against Envoy\'s native upstream PROXY header (the same conn
   });
 
   await t.test('a silent client that half-closes: both headers, then the FIN', async () => {
+    backend.forget();
     const client = await dial({ host: '127.0.0.1', port: plainV2 });
     try {
       client.end();

@@ -151,6 +151,15 @@ export async function startRecorder(host = '127.0.0.1') {
     get unclaimed() {
       return ready.length;
     },
+    /**
+     * Drops the connections accepted and not handed out, so that the next
+     * accept() is the next case's. A case leaves none behind; a stray can
+     * still come: the machine is shared, and another test's "dead" port may
+     * be one of ours by now.
+     */
+    forget() {
+      for (const peer of ready.splice(0)) peer.destroy();
+    },
     close() {
       for (const peer of all) peer.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
