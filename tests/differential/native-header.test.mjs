@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { startEnvoy } from '../../dist/deploy/envoy-launcher.js';
-import { requireEnvoy, requireTool } from '../e2e/tools.mjs';
+import { findTool, requireEnvoy, requireTool } from '../e2e/tools.mjs';
 import { bootstrap, cluster, formatTlv, internalListener, listener, staticTlv, tcpProxy, wasmFilter } from './envoy-config.mjs';
 import { decodeProxyHeader } from '../../dist/proxy-protocol/index.js';
 import { headerAt } from './normalise.mjs';
@@ -267,6 +267,7 @@ function buildBootstrap(cases, { backend, healthBackends, certs, pipeDir }) {
       listeners.push(listener(name, '127.0.0.1', [tcpProxy(`outer${i}`, `to_inner${i}`)]));
       return;
     }
+    if (c.tls && !certs) return; // no openssl to make certificates: that case fails (CI) or is skipped
     const l = listener(name, c.pipe ? { pipe: join(pipeDir, c.pipe) } : c.listen, filters, { ipv4Compat: c.ipv4Compat, listenerFilters: c.listenerFilters });
     if (c.tls) l.filter_chains[0].transport_socket = downstreamTls(certs);
     listeners.push(l);
@@ -314,8 +315,6 @@ async function connectClient(c, port, { certs, pipePath }) {
 test('byte for byte against Envoy\'s native upstream PROXY header (the same connection carries both)', async (t) => {
   const envoyBinary = requireEnvoy(t);
   if (!envoyBinary) return;
-  const openssl = requireTool(t, 'openssl');
-  if (!openssl) return;
   const dir = mkdtempSync(join(tmpdir(), 'ppv2-native-'));
   const backend = await startRecorder();
   const healthBackends = {};
@@ -328,8 +327,12 @@ test('byte for byte against Envoy\'s native upstream PROXY header (the same conn
     healthBackends[name] = hc;
     stops.push(() => hc.close());
   }
-  const certs = join(dir, 'certs');
-  await run('sh', [join(REPO, 'scripts/make-test-certs.sh'), certs]);
+  // Test-only certificates for the TLS case (scripts/make-test-certs.sh needs openssl).
+  let certs = null;
+  if (findTool('openssl')) {
+    certs = join(dir, 'certs');
+    await run('sh', [join(REPO, 'scripts/make-test-certs.sh'), certs]);
+  }
   const envoy = await startEnvoy({
     bootstrap: buildBootstrap(CASES, { backend, healthBackends, certs, pipeDir: dir }),
     cwd: REPO,
@@ -339,7 +342,8 @@ test('byte for byte against Envoy\'s native upstream PROXY header (the same conn
   stops.push(() => envoy.stop());
 
   for (const [i, c] of CASES.entries()) {
-    await t.test(c.name, async () => {
+    await t.test(c.name, async (tc) => {
+      if (c.tls && !certs && !requireTool(tc, 'openssl')) return;
       const pipePath = c.pipe ? join(dir, c.pipe) : undefined;
       backend.forget();
       const client = await connectClient(c, envoy.listenerPorts[`case${i}`], { certs, pipePath });
