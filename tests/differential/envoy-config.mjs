@@ -39,14 +39,14 @@ export function tcpProxy(statPrefix, cluster, tlvs) {
   };
 }
 
-/** A TlvEntry with a static value (bytes, given as a Buffer; Envoy's JSON form of bytes is base64). */
+/** A TlvEntry with a static value, text or bytes (Envoy's JSON form of bytes is base64). */
 export function staticTlv(type, value) {
   return { type, value: Buffer.from(value).toString('base64') };
 }
 
 /** A TlvEntry whose value is an access-log format string (SubstitutionFormatString). */
-export function formatTlv(type, format) {
-  return { type, format_string: { text_format_source: { inline_string: format } } };
+export function formatTlv(type, format, { omitEmptyValues = false } = {}) {
+  return { type, format_string: { text_format_source: { inline_string: format }, ...(omitEmptyValues ? { omit_empty_values: true } : {}) } };
 }
 
 /**
@@ -66,38 +66,6 @@ export function listener(name, address, filters, { ipv4Compat = false, listenerF
   };
 }
 
-/**
- * A STATIC cluster with one endpoint. `proxyProtocol` wraps raw_buffer in
- * Envoy's native upstream_proxy_protocol transport socket with that
- * ProxyProtocolConfig; `healthCheck` adds a TCP connect-only health check.
- */
-export function cluster(name, endpoint, { proxyProtocol, healthCheck = false, internal = false, connectTimeoutMs = 1000 } = {}) {
-  const address = internal
-    ? { envoy_internal_address: { server_listener_name: endpoint } }
-    : { socket_address: { address: endpoint.host, port_value: endpoint.port } };
-  return {
-    name,
-    type: 'STATIC',
-    connect_timeout: `${connectTimeoutMs / 1000}s`,
-    ...(proxyProtocol
-      ? {
-          transport_socket: {
-            name: 'envoy.transport_sockets.upstream_proxy_protocol',
-            typed_config: {
-              '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport',
-              config: proxyProtocol,
-              transport_socket: internal ? INTERNAL_UPSTREAM : RAW_BUFFER,
-            },
-          },
-        }
-      : internal ? { transport_socket: INTERNAL_UPSTREAM } : {}),
-    ...(healthCheck
-      ? { health_checks: [{ timeout: '2s', interval: '60s', unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: { send: { text: '70696e67' }, receive: [{ text: '706f6e67' }] } }] }
-      : {}),
-    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address } }] }] },
-  };
-}
-
 const INTERNAL_UPSTREAM = {
   name: 'envoy.transport_sockets.internal_upstream',
   typed_config: {
@@ -105,6 +73,40 @@ const INTERNAL_UPSTREAM = {
     transport_socket: RAW_BUFFER,
   },
 };
+
+/**
+ * A STATIC cluster with one endpoint: { host, port }, or with `internal` the
+ * name of an internal listener. `proxyProtocol` wraps the transport socket in
+ * Envoy's native upstream_proxy_protocol with that ProxyProtocolConfig.
+ * `healthCheck` adds a TCP health check that sends "ping" and waits for
+ * "pong": a connect-only check closes before the transport socket has
+ * written its header.
+ */
+export function cluster(name, endpoint, { proxyProtocol, healthCheck = false, internal = false, connectTimeoutMs = 1000 } = {}) {
+  const address = internal
+    ? { envoy_internal_address: { server_listener_name: endpoint } }
+    : { socket_address: { address: endpoint.host, port_value: endpoint.port } };
+  const inner = internal ? INTERNAL_UPSTREAM : RAW_BUFFER;
+  return {
+    name,
+    type: 'STATIC',
+    connect_timeout: `${connectTimeoutMs / 1000}s`,
+    transport_socket: proxyProtocol
+      ? {
+          name: 'envoy.transport_sockets.upstream_proxy_protocol',
+          typed_config: {
+            '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport',
+            config: proxyProtocol,
+            transport_socket: inner,
+          },
+        }
+      : inner,
+    ...(healthCheck
+      ? { health_checks: [{ timeout: '2s', interval: '60s', unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: { send: { text: '70696e67' }, receive: [{ text: '706f6e67' }] } }] }
+      : {}),
+    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address } }] }] },
+  };
+}
 
 /** An Envoy internal listener (reached through a cluster with an envoy_internal_address). */
 export function internalListener(name, filters) {

@@ -17,9 +17,9 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { startEnvoy } from '../../dist/deploy/envoy-launcher.js';
+import { decodeProxyHeader } from '../../dist/proxy-protocol/index.js';
 import { findTool, requireEnvoy, requireTool } from '../e2e/tools.mjs';
 import { bootstrap, cluster, formatTlv, internalListener, listener, staticTlv, tcpProxy, wasmFilter } from './envoy-config.mjs';
-import { decodeProxyHeader } from '../../dist/proxy-protocol/index.js';
 import { headerAt } from './normalise.mjs';
 import { dial, startRecorder } from './peers.mjs';
 import { REPO, RELEASE_WASM } from './targets.mjs';
@@ -143,7 +143,7 @@ const CASES = [
     name: 'v2, no SNI: the filter leaves AUTHORITY out, %REQUESTED_SERVER_NAME% sends "-" (an empty TLV with omit_empty_values)',
     listen: '127.0.0.1', listenerFilters: [LISTENER_FILTER.tlsInspector],
     filter: JSON.stringify({ tlvs: [{ type: 'authority', from: 'sni' }] }),
-    tcpProxyTlvs: [formatTlv(0x02, '%REQUESTED_SERVER_NAME%'), { ...formatTlv(0xe0, '%REQUESTED_SERVER_NAME%'), format_string: { ...formatTlv(0, '%REQUESTED_SERVER_NAME%').format_string, omit_empty_values: true } }],
+    tcpProxyTlvs: [formatTlv(0x02, '%REQUESTED_SERVER_NAME%'), formatTlv(0xe0, '%REQUESTED_SERVER_NAME%', { omitEmptyValues: true })],
     proxyProtocol: V2_PASS_ALL,
     check: ({ native, filter }) => {
       assert.deepEqual(filter.header.tlvs, [], 'the filter omits a TLV whose value is empty');
