@@ -177,12 +177,19 @@ async function backendTalksAfterClientFin({ client, accept, ports }) {
   return { client: account(client), backend: account(backend, ports) };
 }
 
+// Both sides send at once; the backend ends only after the client's FIN. (A
+// backend that ends first while the client is still sending a lot is where
+// Envoy 1.40 sometimes drops the client's last bytes: docs/host.md.)
 function largeBothWays(upload, download) {
   return async ({ client, accept, ports }) => {
     const backend = await accept();
+    const sent = backend.write(download);
     await client.write(upload);
     client.end();
-    await Promise.all([client.waitEnd(30000), backend.waitEnd(30000)]);
+    await backend.waitEnd(30000);
+    await sent;
+    backend.end();
+    await client.waitEnd(30000);
     await settle(client, backend);
     const header = headerAt(backend.bytes);
     const state = `client: ${client.describe()}; backend: ${backend.describe()}`;
@@ -219,7 +226,6 @@ function largeCase(upload, download) {
   return {
     name: `large transfers both ways (${LARGE / 1024 / 1024} MiB each, hashed)`,
     listener: 'v4',
-    onAccept: (peer) => { peer.write(download).then(() => peer.end()); },
     script: largeBothWays(upload, download),
   };
 }
