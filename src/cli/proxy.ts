@@ -3,11 +3,13 @@
 // it: the downstream is not read until the upstream connects
 // (source/common/tcp_proxy/tcp_proxy.cc: readDisable until onUpstreamEvent
 // Connected), every read goes through the filter, half-close is passed on
-// as end_of_stream, and a failed upstream closes the downstream.
+// as end_of_stream, a reset is passed on as a reset, and a failed upstream
+// (refused, or not connected within the connect timeout) closes the
+// downstream. tests/differential/ compares it with Envoy connection by connection.
 
 import { createServer, connect, type Socket } from 'node:net';
 import { envoyAddress, type Connection, type ConnectionSink, type Plugin } from '../host/index.js';
-import { parse, parseHostPort, showHostPort, stringOption, type HostPort } from './args.js';
+import { parse, parseHostPort, showHostPort, stringOption, UsageError, type HostPort } from './args.js';
 import { closeServer, listen, SocketSet, stopSignal } from './lifecycle.js';
 import { loadPlugin, PLUGIN_HELP, PLUGIN_OPTIONS } from './plugin.js';
 
@@ -20,6 +22,8 @@ sent upstream. One line per connection on stdout when it closes.
 Options:
   --listen HOST:PORT     address to accept clients on; IPv6 in brackets ([::1]:10000)
   --upstream HOST:PORT   the backend every connection is forwarded to
+  --connect-timeout MS   give up on an upstream that has not connected by then, and close
+                         the client (default 5000, Envoy's cluster connect_timeout)
 ${PLUGIN_HELP}
   --fail-open            when the filter traps, pass connections through without it
                          (Envoy's failure_policy FAIL_OPEN); default: close them (FAIL_CLOSED)
@@ -28,10 +32,25 @@ ${PLUGIN_HELP}
 
 const EMPTY = new Uint8Array(0);
 
+/** Envoy's default Cluster.connect_timeout (api/envoy/config/cluster/v3/cluster.proto). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+
 interface ProxyOptions {
   upstream: HostPort;
   plugin: Plugin;
   onConnectionLog: (line: string) => void;
+  /** Default DEFAULT_CONNECT_TIMEOUT_MS. */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * An address as Envoy reports it. Envoy 1.40 gives an IPv4 client of a
+ * dual-stack listener (ipv4_compat) as plain IPv4, `127.0.0.1:p`, for both
+ * source.address and destination.address (observed; the differential suite
+ * checks it), where Node keeps the IPv4-mapped form `::ffff:127.0.0.1`.
+ */
+function asEnvoyReports(ip: string): string {
+  return /^::ffff:\d{1,3}(?:\.\d{1,3}){3}$/i.test(ip) ? ip.slice(7) : ip;
 }
 
 /** Running totals, for tests and the log: how often each side was paused for backpressure. */
@@ -63,7 +82,8 @@ function proxyConnection(downstream: Socket, options: ProxyOptions, sockets: Soc
     downstream.destroy(); // already gone
     return;
   }
-  const client = showHostPort(downstream.remoteAddress, downstream.remotePort!);
+  const clientIp = asEnvoyReports(downstream.remoteAddress);
+  const client = showHostPort(clientIp, downstream.remotePort!);
   const tally = { fromClient: 0, toUpstream: 0, fromUpstream: 0, toClient: 0 };
   let outcome: string | null = null;
   let closeKind: 'local' | 'remote' = 'remote';
@@ -108,8 +128,8 @@ function proxyConnection(downstream: Socket, options: ProxyOptions, sockets: Soc
   let conn: Connection;
   try {
     conn = options.plugin.newConnection({
-      source: envoyAddress(downstream.remoteAddress, downstream.remotePort!),
-      destination: envoyAddress(downstream.localAddress, downstream.localPort!),
+      source: envoyAddress(clientIp, downstream.remotePort!),
+      destination: envoyAddress(asEnvoyReports(downstream.localAddress), downstream.localPort!),
     }, sink);
   } catch (error) {
     options.onConnectionLog(`${client}: refused, the filter could not open a connection: ${(error as Error).message.split('\n')[0]}`);
@@ -148,7 +168,17 @@ function proxyConnection(downstream: Socket, options: ProxyOptions, sockets: Soc
     if (result.closed) closeByFilter();
   });
 
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const connectTimer = setTimeout(() => {
+    outcome ??= `upstream ${showHostPort(options.upstream.host, options.upstream.port)} did not connect within ${connectTimeoutMs} ms`;
+    closeKind = 'local';
+    upstream.destroy();
+    downstream.destroy();
+  }, connectTimeoutMs);
+  upstream.once('close', () => clearTimeout(connectTimer));
+
   upstream.on('connect', () => {
+    clearTimeout(connectTimer);
     downstream.on('data', (chunk: Buffer) => fromClient(chunk, false));
     downstream.on('end', () => fromClient(EMPTY, true));
     downstream.resume();
@@ -156,17 +186,23 @@ function proxyConnection(downstream: Socket, options: ProxyOptions, sockets: Soc
   upstream.on('data', (chunk: Buffer) => fromUpstream(chunk, false));
   upstream.on('end', () => fromUpstream(EMPTY, true));
 
+  // A reset on one side is passed on as a reset (SO_LINGER 0), as Envoy's
+  // tcp_proxy does: observed in Envoy 1.40, which closes the other side with
+  // ConnectionCloseType::AbortReset when it detects a remote reset.
   upstream.on('error', (error: NodeJS.ErrnoException) => {
     const code = error.code ?? error.message;
     outcome ??= code === 'ECONNREFUSED'
       ? `upstream ${showHostPort(options.upstream.host, options.upstream.port)} refused (${code})`
       : `upstream error (${code})`;
     closeKind = 'local';
-    downstream.destroy();
+    if (code === 'ECONNRESET') downstream.resetAndDestroy();
+    else downstream.destroy();
   });
   downstream.on('error', (error: NodeJS.ErrnoException) => {
-    outcome ??= `client error (${error.code ?? error.message})`;
-    upstream.destroy();
+    const code = error.code ?? error.message;
+    outcome ??= `client error (${code})`;
+    if (code === 'ECONNRESET') upstream.resetAndDestroy();
+    else upstream.destroy();
   });
 
   // Once one side is closed for good the other can carry nothing useful:
@@ -199,6 +235,13 @@ export function metricsLine(plugin: Plugin): string {
   return metrics.length === 0 ? 'none defined' : metrics.map((m) => `wasmcustom.${m.name}: ${m.value}`).join(', ');
 }
 
+function parseConnectTimeout(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_CONNECT_TIMEOUT_MS;
+  const ms = /^[0-9]{1,9}$/.test(text) ? Number(text) : NaN;
+  if (!(ms >= 1)) throw new UsageError(`--connect-timeout "${text}": expected a whole number of milliseconds, at least 1`);
+  return ms;
+}
+
 /** Sends what is queued, then closes, even if the peer never half-closes. */
 function flushAndClose(socket: Socket): void {
   if (socket.destroyed) return;
@@ -215,6 +258,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   const values = parse(argv, {
     listen: { type: 'string' },
     upstream: { type: 'string' },
+    'connect-timeout': { type: 'string' },
     'fail-open': { type: 'boolean' },
     quiet: { type: 'boolean' },
     ...PLUGIN_OPTIONS,
@@ -225,6 +269,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   }
   const at = parseHostPort('listen', stringOption(values, 'listen'));
   const upstream = parseHostPort('upstream', stringOption(values, 'upstream'));
+  const connectTimeoutMs = parseConnectTimeout(stringOption(values, 'connect-timeout'));
   const plugin = await loadPlugin('proxy', values, {
     failOpen: values['fail-open'] === true,
     tickTimers: true,
@@ -233,6 +278,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   const { server, sockets } = createProxyServer({
     upstream,
     plugin,
+    connectTimeoutMs,
     onConnectionLog: (line) => { if (!quiet) process.stdout.write(`${line}\n`); },
   });
   const stopped = stopSignal();
