@@ -43,3 +43,16 @@ export function filesUnder(dir, exts) {
   walk(path.join(ROOT, dir));
   return out.sort();
 }
+
+/** The ppv2-istio binary (tests/istio, built on first use); or null after failing (CI) / skipping test `t` when Go is missing. */
+export async function requireIstioTool(t) {
+  const { istioTool, IstioToolUnavailable } = await import('../../dist/deploy/istio-go.js');
+  try {
+    return await istioTool({ onBuild: (m) => t.diagnostic(m) });
+  } catch (err) {
+    if (!(err instanceof IstioToolUnavailable)) throw err;
+    if (process.env.CI === 'true') assert.fail(`${err.message}; CI=true makes that a failure`);
+    t.skip(err.message);
+    return null;
+  }
+}
