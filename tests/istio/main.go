@@ -11,8 +11,9 @@
 //	          MaybeConvertWasmExtensionConfig): pull through the module cache,
 //	          check sha256, point the VM at the local file, or put the
 //	          fail-strategy RBAC filter in its place when the pull fails
-//	validate  the API server's CRD checks (schema, unknown fields, CEL rules)
-//	          with istio.io/api's CRDs, then istiod's validating webhook
+//	validate  the API server's checks of Istio objects (CRD schema, unknown
+//	          fields, CEL rules, with istio.io/api's CRDs), then istiod's
+//	          validating webhook; built-in Kubernetes kinds strictly decoded
 //
 // Every subcommand prints JSON on stdout; Istio's own log lines go to stderr.
 package main
