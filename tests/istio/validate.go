@@ -72,20 +72,31 @@ func validate(args []string) (any, error) {
 			if strings.TrimSpace(string(item)) == "" || strings.TrimSpace(string(item)) == "---" {
 				continue
 			}
-			results = append(results, validateDoc(schemas, file, i, item))
+			if r, ok := validateDoc(schemas, file, i, item); ok {
+				results = append(results, r)
+			}
 		}
 		f.Close()
 	}
 	return results, nil
 }
 
-func validateDoc(schemas map[schema.GroupVersionKind]*crdSchema, file string, doc int, item []byte) docResult {
-	r := docResult{File: file, Doc: doc, Errors: []string{}, Warnings: []string{}}
+// validateDoc checks one document; ok is false for a document with no
+// content (comments only), which is not an object.
+func validateDoc(schemas map[schema.GroupVersionKind]*crdSchema, file string, doc int, item []byte) (r docResult, ok bool) {
+	r = docResult{File: file, Doc: doc, Errors: []string{}, Warnings: []string{}}
 	obj := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal(item, &obj.Object); err != nil {
 		r.Errors = append(r.Errors, err.Error())
-		return r
+		return r, true
 	}
+	if len(obj.Object) == 0 {
+		return r, false
+	}
+	return checkObject(schemas, r, obj, item), true
+}
+
+func checkObject(schemas map[schema.GroupVersionKind]*crdSchema, r docResult, obj *unstructured.Unstructured, item []byte) docResult {
 	gvk := obj.GroupVersionKind()
 	r.Kind = fmt.Sprintf("%s/%s", obj.GetAPIVersion(), gvk.Kind)
 	r.Name = obj.GetName()
