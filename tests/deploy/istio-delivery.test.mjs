@@ -364,7 +364,7 @@ test('failStrategy as Istio maps it: a module the agent cannot fetch gets a deny
   }
 });
 
-test('live reconfiguration: a new pluginConfig, a rejected one, a new module version and a rejected module, under traffic, lose no connection and no byte', async (t) => {
+test('live reconfiguration: a new pluginConfig, a rejected one, a new module version, a rejected module and a roll back, under traffic, lose no connection and no byte', async (t) => {
   const w = await world(t);
   if (!w) return;
   const inspect = await startInspect();
@@ -467,6 +467,9 @@ test('live reconfiguration: a new pluginConfig, a rejected one, a new module ver
   }, false);
   assert.ok(gw.log.slice(logBroken).some((l) => /missing import: env\.ppv2_host_call_envoy_does_not_have/.test(l)));
 
+  // Rolling back is applying the first WasmPlugin again.
+  await phase('the first WasmPlugin again', {}, true);
+
   stopping = true;
   await Promise.all(workers);
 
@@ -477,11 +480,12 @@ test('live reconfiguration: a new pluginConfig, a rejected one, a new module ver
   // filter config to the workers; a connection that starts in between may
   // still get the previous one.
   const GRACE_MS = 250;
-  const [tlv, , module] = phases;
+  const [tlv, , module, , rollback] = phases;
   const expectAuthority = (e) => {
     if (e.started < tlv.written) return undefined;
     if (e.started > tlv.applied + GRACE_MS && e.started < module.written) return 'ppv2-live-1'; // the invalid pluginConfig changed nothing
-    if (e.started > module.applied + GRACE_MS) return 'ppv2-live-2'; // nor did the module Envoy could not load
+    if (e.started > module.applied + GRACE_MS && e.started < rollback.written) return 'ppv2-live-2'; // nor did the module Envoy could not load
+    if (e.started > rollback.applied + GRACE_MS) return undefined;
     return 'either';
   };
   for (const e of churn) {
