@@ -2,12 +2,12 @@
 // distribution registry) on a free loopback port, storing into a temporary
 // folder, and skopeo to push image layouts into it. Stop it with stop().
 import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
+const { stopChild } = await import('../../dist/deploy/envoy-launcher.js');
 const run = promisify(execFile);
 
 /** Starts `binary serve` on 127.0.0.1 port 0 and resolves when it says where it listens. */
@@ -28,13 +28,7 @@ http:
   const child = spawn(binary, ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const closed = once(child, 'close');
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await closed;
-      clearTimeout(timer);
-    }
+    await stopChild(child);
     fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
