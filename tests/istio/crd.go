@@ -31,14 +31,43 @@ type crdSchema struct {
 	cel        *cel.Validator
 }
 
+// crdSchemas holds every version of every CRD read, and builds a version's
+// validators the first time an object of that kind is checked: compiling all
+// of Istio's schemas and CEL rules takes about a second.
+type crdSchemas struct {
+	sources map[schema.GroupVersionKind]*apiextensions.CustomResourceValidation
+	built   map[schema.GroupVersionKind]*crdSchema
+}
+
+func (c *crdSchemas) get(gvk schema.GroupVersionKind) (*crdSchema, error) {
+	if s, ok := c.built[gvk]; ok {
+		return s, nil
+	}
+	source, ok := c.sources[gvk]
+	if !ok {
+		return nil, nil
+	}
+	validator, _, err := validation.NewSchemaValidator(source.OpenAPIV3Schema)
+	if err != nil {
+		return nil, err
+	}
+	structural, err := structuralschema.NewStructural(source.OpenAPIV3Schema)
+	if err != nil {
+		return nil, err
+	}
+	s := &crdSchema{validator: validator, structural: structural, cel: cel.NewValidator(structural, true, celconfig.PerCallLimit)}
+	c.built[gvk] = s
+	return s, nil
+}
+
 // loadCRDs reads every apiextensions.k8s.io/v1 CustomResourceDefinition in file.
-func loadCRDs(file string) (map[schema.GroupVersionKind]*crdSchema, error) {
+func loadCRDs(file string) (*crdSchemas, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	out := map[schema.GroupVersionKind]*crdSchema{}
+	out := &crdSchemas{sources: map[schema.GroupVersionKind]*apiextensions.CustomResourceValidation{}, built: map[schema.GroupVersionKind]*crdSchema{}}
 	decoder := kubeyaml.NewYAMLOrJSONDecoder(f, 512*1024)
 	for {
 		un := &unstructured.Unstructured{}
@@ -67,16 +96,8 @@ func loadCRDs(file string) (map[schema.GroupVersionKind]*crdSchema, error) {
 			if crdValidation == nil {
 				return nil, fmt.Errorf("%s: CRD %s version %s has no schema", file, crd.Name, version.Name)
 			}
-			validator, _, err := validation.NewSchemaValidator(crdValidation.OpenAPIV3Schema)
-			if err != nil {
-				return nil, err
-			}
-			structural, err := structuralschema.NewStructural(crdValidation.OpenAPIV3Schema)
-			if err != nil {
-				return nil, err
-			}
 			gvk := schema.GroupVersionKind{Group: crd.Spec.Group, Version: version.Name, Kind: crd.Spec.Names.Kind}
-			out[gvk] = &crdSchema{validator: validator, structural: structural, cel: cel.NewValidator(structural, true, celconfig.PerCallLimit)}
+			out.sources[gvk] = crdValidation
 		}
 	}
 	return out, nil

@@ -83,7 +83,7 @@ func validate(args []string) (any, error) {
 
 // validateDoc checks one document; ok is false for a document with no
 // content (comments only), which is not an object.
-func validateDoc(schemas map[schema.GroupVersionKind]*crdSchema, file string, doc int, item []byte) (r docResult, ok bool) {
+func validateDoc(schemas *crdSchemas, file string, doc int, item []byte) (r docResult, ok bool) {
 	r = docResult{File: file, Doc: doc, Errors: []string{}, Warnings: []string{}}
 	obj := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal(item, &obj.Object); err != nil {
@@ -96,7 +96,7 @@ func validateDoc(schemas map[schema.GroupVersionKind]*crdSchema, file string, do
 	return checkObject(schemas, r, obj, item), true
 }
 
-func checkObject(schemas map[schema.GroupVersionKind]*crdSchema, r docResult, obj *unstructured.Unstructured, item []byte) docResult {
+func checkObject(schemas *crdSchemas, r docResult, obj *unstructured.Unstructured, item []byte) docResult {
 	gvk := obj.GroupVersionKind()
 	r.Kind = fmt.Sprintf("%s/%s", obj.GetAPIVersion(), gvk.Kind)
 	r.Name = obj.GetName()
@@ -104,8 +104,12 @@ func checkObject(schemas map[schema.GroupVersionKind]*crdSchema, r docResult, ob
 		r.Errors = append(r.Errors, checkBuiltIn(gvk, item)...)
 		return r
 	}
-	s, ok := schemas[gvk]
-	if !ok {
+	s, err := schemas.get(gvk)
+	if err != nil {
+		r.Errors = append(r.Errors, fmt.Sprintf("the CRD for %s: %v", r.Kind, err))
+		return r
+	}
+	if s == nil {
 		r.Errors = append(r.Errors, fmt.Sprintf("istio.io/api has no CRD for %s", r.Kind))
 		return r
 	}
