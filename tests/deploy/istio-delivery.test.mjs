@@ -108,8 +108,8 @@ async function unloadableModule() {
   return Buffer.from(wabt.parseWat('unloadable.wat', wat).toBinary({}).buffer);
 }
 
-/** The strict `inspect` decoder in this process, echoing what follows the header. */
-async function startInspect() {
+/** The strict `inspect` decoder in this process, echoing what follows the header; stopped after test `t`. */
+async function startInspect(t) {
   const records = [];
   const { server, sockets } = createInspectServer({ echo: true, headerTimeoutMs: 3000, onRecord: (r) => records.push(r) });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -117,12 +117,12 @@ async function startInspect() {
     sockets.destroyAll();
     await new Promise((resolve) => server.close(() => resolve()));
   };
-  cleanups.push(stop);
+  t.after(stop);
   return { port: server.address().port, records, stop };
 }
 
-/** Envoy on the deploy/ecds/ bootstrap with istiod's filter, the ECDS file and a backend port. */
-async function startGateway(w, { istiodFilter, extensionConfig, backendPort, version = '1' }) {
+/** Envoy on the deploy/ecds/ bootstrap with istiod's filter, the ECDS file and a backend port; stopped after test `t`. */
+async function startGateway(t, w, { istiodFilter, extensionConfig, backendPort, version = '1' }) {
   const ecdsPath = path.join(fs.mkdtempSync(path.join(w.dir, 'ecds-')), 'ppv2.ecds.json');
   replaceFile(ecdsPath, ecdsResponse(extensionConfig, version));
   const bootstrap = renderEcdsBootstrap(ECDS_TEMPLATE, {
@@ -140,7 +140,7 @@ async function startGateway(w, { istiodFilter, extensionConfig, backendPort, ver
     logLevel: 'warning',
     onLine: (line) => log.push(line),
   });
-  cleanups.push(running.stop);
+  t.after(running.stop);
   const port = Object.values(running.listenerPorts)[0];
   /** The one counter whose name ends with `suffix` (0 before Envoy creates it). */
   const stat = async (suffix) => {
@@ -300,8 +300,8 @@ test("istiod's ECDS resource, rewritten by the agent, runs the filter in a real 
   assert.equal(local.environmentVariables, undefined);
 
   const haproxy = await startHaproxy(w.tools.haproxy);
-  cleanups.push(haproxy.stop);
-  const gw = await startGateway(w, { istiodFilter: istiod.listenerFilter, extensionConfig, backendPort: haproxy.port });
+  t.after(haproxy.stop);
+  const gw = await startGateway(t, w, { istiodFilter: istiod.listenerFilter, extensionConfig, backendPort: haproxy.port });
   assert.equal(await gw.ecdsStat('update_success'), 1);
   const socket = net.connect({ host: '127.0.0.1', port: gw.port });
   await new Promise((resolve) => socket.once('connect', resolve));
@@ -321,7 +321,7 @@ test("istiod's ECDS resource, rewritten by the agent, runs the filter in a real 
 test('failStrategy as Istio maps it: a module the agent cannot fetch gets a deny-all (FAIL_CLOSE) or allow-all (FAIL_OPEN) filter; a module Envoy cannot load is rejected under both, and no connection passes', async (t) => {
   const w = await world(t);
   if (!w) return;
-  const inspect = await startInspect();
+  const inspect = await startInspect(t);
   const wrong = '0'.repeat(64);
   const brokenDigest = await pushModule(w, await unloadableModule(), 'unloadable');
   const cases = [
@@ -335,7 +335,7 @@ test('failStrategy as Istio maps it: a module the agent cannot fetch gets a deny
     // istiod maps failStrategy onto the Wasm filter's failure_policy (pilot/pkg/model/extensions.go).
     assert.equal(istiod.extensionConfig.typedConfig.config.failurePolicy, c.failStrategy === 'FAIL_OPEN' ? 'FAIL_OPEN' : 'FAIL_CLOSED');
     const before = inspect.records.length;
-    const gw = await startGateway(w, { istiodFilter: istiod.listenerFilter, extensionConfig, backendPort: inspect.port });
+    const gw = await startGateway(t, w, { istiodFilter: istiod.listenerFilter, extensionConfig, backendPort: inspect.port });
     const result = await probe(gw.port);
     await sleep(200); // the backend's side of a connection Envoy opened and closed
     const reached = inspect.records.slice(before);
@@ -367,11 +367,11 @@ test('failStrategy as Istio maps it: a module the agent cannot fetch gets a deny
 test('live reconfiguration: a new pluginConfig, a rejected one, a new module version, a rejected module and a roll back, under traffic, lose no connection and no byte', async (t) => {
   const w = await world(t);
   if (!w) return;
-  const inspect = await startInspect();
+  const inspect = await startInspect(t);
   const recordFor = (port) => inspect.records.find((r) => r.header?.source?.port === port);
   let version = 1;
   const first = await deliver(w, w.pluginFile, String(version));
-  const gw = await startGateway(w, { istiodFilter: first.istiod.listenerFilter, extensionConfig: first.extensionConfig, backendPort: inspect.port, version: String(version) });
+  const gw = await startGateway(t, w, { istiodFilter: first.istiod.listenerFilter, extensionConfig: first.extensionConfig, backendPort: inspect.port, version: String(version) });
   const update = async (spec) => {
     version++;
     const { extensionConfig } = await deliver(w, pluginVariant(w, spec), String(version));
