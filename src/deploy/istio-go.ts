@@ -88,7 +88,8 @@ export async function istioTool(options: { onBuild?: (message: string) => void; 
     options.onBuild?.(`building ${path.relative(process.cwd(), ISTIO_TOOL)} from ${path.relative(process.cwd(), ISTIO_GO_DIR)} (Istio's Go code; the first build takes a few minutes)`);
     const tmp = `${ISTIO_TOOL}.${process.pid}.tmp`;
     try {
-      await run('go', ['build', '-o', tmp, '.'], { cwd: ISTIO_GO_DIR, timeoutMs: options.timeoutMs ?? 20 * 60_000 });
+      // No VCS stamp: the binary is a test tool, and a checkout may not be a git repository.
+      await run('go', ['build', '-buildvcs=false', '-o', tmp, '.'], { cwd: ISTIO_GO_DIR, timeoutMs: options.timeoutMs ?? 20 * 60_000 });
     } catch (err) {
       if ((err as { code?: string }).code === 'ENOENT') {
         throw new IstioToolUnavailable(`go is not installed: Istio's checks build ${path.relative(process.cwd(), ISTIO_GO_DIR)} with Go (the version in its go.mod or newer)`);
