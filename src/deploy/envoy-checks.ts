@@ -1,24 +1,23 @@
-// Checks on an Envoy bootstrap that the schema cannot express, each one a
-// mistake that would make the filter silently absent or Envoy refuse to start:
-// filter order, the module path, the runtime, the plugin configuration
-// (loaded into the module itself), cluster references, and the native
-// upstream PROXY transport's version.
-import path from 'node:path';
+// Checks on an Envoy bootstrap that `envoy --mode validate` does not make
+// (envoy-validate.ts says what it does make). Envoy accepts each of these
+// configurations, and each one loses the header or the connection:
+//   - tcp_proxy naming a cluster that static_resources does not define (and
+//     no CDS): validate mode does not resolve clusters; at run time every
+//     connection is closed for want of a cluster;
+//   - Envoy's native upstream PROXY transport with config.version unset:
+//     valid, and it sends a v1 (text) header where v2 was meant.
+// Without an Envoy to ask, the Wasm filters' plugin configurations are also
+// loaded into the module here (plugin-check.ts), the one check of Envoy's
+// that matters most for this filter.
 import type { PluginCheck } from './plugin-check.js';
 import type { PathSegment, Problem } from './problem.js';
 
 export const WASM_NETWORK_TYPE = 'envoy.extensions.filters.network.wasm.v3.Wasm';
 export const TCP_PROXY_TYPE = 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 export const UPSTREAM_PROXY_PROTOCOL_TYPE = 'envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport';
-/** Official Envoy builds ship only V8 (api/envoy/extensions/wasm/v3/wasm.proto, VmConfig.runtime). */
-export const V8_RUNTIME = 'envoy.wasm.runtime.v8';
 
 export interface EnvoyCheckContext {
-  /** Envoy's working directory: relative paths in the config resolve from here. */
-  cwd: string;
-  /** The module the wasm filters must load. */
-  moduleFile: string;
-  /** Loads a plugin configuration into the module; undefined skips that check. */
+  /** Loads a plugin configuration into the module; given only when no Envoy checks the file. */
   pluginCheck?: PluginCheck;
 }
 
@@ -47,12 +46,12 @@ export function pluginConfigurationString(anyValue: unknown): { value: string } 
   return { error: `configuration "@type" ${String(t)} is not passed to the plugin as text; use google.protobuf.StringValue` };
 }
 
-export async function checkEnvoyBootstrap(bootstrap: unknown, ctx: EnvoyCheckContext): Promise<Problem[]> {
+export async function checkEnvoyBootstrap(bootstrap: unknown, ctx: EnvoyCheckContext = {}): Promise<Problem[]> {
   const problems: Problem[] = [];
   const report = (p: PathSegment[], message: string): void => {
     problems.push({ path: p, message });
   };
-  if (!isObj(bootstrap)) return problems; // the schema walk already said so
+  if (!isObj(bootstrap)) return [{ path: [], message: 'an Envoy bootstrap must be a mapping' }];
   const resources = isObj(get(bootstrap, 'static_resources')) ? (get(bootstrap, 'static_resources') as Obj) : {};
   const clusterNames = new Set(list(resources.clusters).filter(isObj).map((c) => c.name));
   const hasCds = isObj(get(bootstrap, 'dynamic_resources'));
@@ -61,43 +60,25 @@ export async function checkEnvoyBootstrap(bootstrap: unknown, ctx: EnvoyCheckCon
   for (let li = 0; li < listeners.length; li++) {
     const listener = listeners[li];
     if (!isObj(listener)) continue;
-    const chains: [PathSegment[], unknown][] = list(get(listener, 'filter_chains')).map((c, ci) => [
-      ['static_resources', 'listeners', li, 'filter_chains', ci],
-      c,
-    ]);
+    const chains: [PathSegment[], unknown][] = list(get(listener, 'filter_chains')).map((c, ci) => [['static_resources', 'listeners', li, 'filter_chains', ci], c]);
     const dflt = get(listener, 'default_filter_chain');
     if (dflt !== undefined) chains.push([['static_resources', 'listeners', li, 'default_filter_chain'], dflt]);
     for (const [chainPath, chain] of chains) {
       if (!isObj(chain)) continue;
       const filters = list(chain.filters);
-      const types = filters.map((f) => (isObj(f) ? anyTypeName(get(f, 'typed_config')) : undefined));
-      const tcpAt = types.indexOf(TCP_PROXY_TYPE);
-      types.forEach((t, fi) => {
-        const fpath = [...chainPath, 'filters', fi];
-        if (t === TCP_PROXY_TYPE && fi !== filters.length - 1) {
-          report(fpath, `tcp_proxy is a terminal filter and must be the last one in the chain, but ${filters.length - 1 - fi} filter(s) follow it`);
-        }
-        if (t !== WASM_NETWORK_TYPE) return;
-        if (tcpAt < 0) report(fpath, 'the wasm filter has no tcp_proxy after it: nothing would carry the PROXY header upstream');
-        else if (fi > tcpAt) report(fpath, 'the wasm filter must come before tcp_proxy: filters after the terminal tcp_proxy never see the data');
-      });
       for (let fi = 0; fi < filters.length; fi++) {
         const f = filters[fi];
         if (!isObj(f)) continue;
         const typed = get(f, 'typed_config');
         const fpath = [...chainPath, 'filters', fi, 'typed_config'];
-        if (types[fi] === TCP_PROXY_TYPE && isObj(typed)) {
-          checkTcpProxyClusters(typed, fpath, clusterNames, hasCds, report);
-        }
-        if (types[fi] === WASM_NETWORK_TYPE && isObj(typed)) {
-          await checkWasmFilter(typed, fpath, ctx, report);
-        }
+        const type = anyTypeName(typed);
+        if (type === TCP_PROXY_TYPE && isObj(typed) && !hasCds) checkTcpProxyClusters(typed, fpath, clusterNames, report);
+        if (type === WASM_NETWORK_TYPE && isObj(typed) && ctx.pluginCheck) await checkPluginConfiguration(typed, fpath, ctx.pluginCheck, report);
       }
     }
   }
 
-  const clusters = list(resources.clusters);
-  clusters.forEach((c, ci) => {
+  list(resources.clusters).forEach((c, ci) => {
     if (!isObj(c)) return;
     const ts = get(c, 'transport_socket');
     if (!isObj(ts)) return;
@@ -114,69 +95,31 @@ export async function checkEnvoyBootstrap(bootstrap: unknown, ctx: EnvoyCheckCon
   return problems;
 }
 
-function checkTcpProxyClusters(
-  typed: Obj,
-  fpath: PathSegment[],
-  clusterNames: Set<unknown>,
-  hasCds: boolean,
-  report: (p: PathSegment[], m: string) => void,
-): void {
-  if (hasCds) return; // clusters may come from CDS
+function checkTcpProxyClusters(typed: Obj, fpath: PathSegment[], clusterNames: Set<unknown>, report: (p: PathSegment[], m: string) => void): void {
   const refs: [PathSegment[], unknown][] = [];
   if (typed.cluster !== undefined) refs.push([[...fpath, 'cluster'], typed.cluster]);
   const weighted = get(typed, 'weighted_clusters');
   if (isObj(weighted)) list(weighted.clusters).forEach((w, i) => isObj(w) && refs.push([[...fpath, 'weighted_clusters', 'clusters', i, 'name'], w.name]));
   for (const [p, name] of refs) {
-    if (typeof name === 'string' && !clusterNames.has(name)) {
-      report(p, `tcp_proxy routes to cluster "${name}", which static_resources.clusters does not define`);
-    }
+    if (typeof name === 'string' && !clusterNames.has(name)) report(p, `tcp_proxy routes to cluster "${name}", which static_resources.clusters does not define`);
   }
 }
 
-async function checkWasmFilter(
-  typed: Obj,
-  fpath: PathSegment[],
-  ctx: EnvoyCheckContext,
-  report: (p: PathSegment[], m: string) => void,
-): Promise<void> {
+async function checkPluginConfiguration(typed: Obj, fpath: PathSegment[], pluginCheck: PluginCheck, report: (p: PathSegment[], m: string) => void): Promise<void> {
   const config = typed.config;
-  const cpath = [...fpath, 'config'];
-  if (!isObj(config)) {
-    report(fpath, 'the wasm filter needs "config" (envoy.extensions.wasm.v3.PluginConfig)');
+  if (!isObj(config)) return;
+  const cpath = [...fpath, 'config', 'configuration'];
+  const conf = pluginConfigurationString(config.configuration);
+  if ('error' in conf) {
+    report(cpath, conf.error);
     return;
   }
   const vm = get(config, 'vm_config');
-  if (!isObj(vm)) {
-    report(cpath, 'the wasm filter needs "vm_config" with the runtime and the module to load');
-    return;
-  }
-  const vpath = [...cpath, 'vm_config'];
-  if (vm.runtime !== V8_RUNTIME) {
-    report([...vpath, 'runtime'], `runtime must be "${V8_RUNTIME}" (official Envoy builds ship only V8), got ${JSON.stringify(vm.runtime ?? '')}`);
-  }
-  const code = vm.code;
-  const local = isObj(code) ? code.local : undefined;
-  const filename = isObj(local) ? local.filename : undefined;
-  if (typeof filename !== 'string') {
-    report([...vpath, 'code'], `code.local.filename must name the built module (${ctx.moduleFile})`);
-  } else if (path.resolve(ctx.cwd, filename) !== path.resolve(ctx.moduleFile)) {
-    report([...vpath, 'code', 'local', 'filename'], `"${filename}" is not the built module ${ctx.moduleFile} (relative paths resolve from Envoy's working directory, ${ctx.cwd})`);
-  }
-
-  const conf = pluginConfigurationString(config.configuration);
-  const confPath = [...cpath, 'configuration'];
-  if ('error' in conf) {
-    report(confPath, conf.error);
-    return;
-  }
-  const vmConf = pluginConfigurationString(vm.configuration);
-  if (!ctx.pluginCheck) return;
-  const rejected = await ctx.pluginCheck({
+  const vmConf = isObj(vm) ? pluginConfigurationString(vm.configuration) : { value: '' };
+  const rejected = await pluginCheck({
     configuration: conf.value,
     rootId: typeof get(config, 'root_id') === 'string' ? (get(config, 'root_id') as string) : '',
     vmConfiguration: 'value' in vmConf ? vmConf.value : '',
   });
-  if (rejected !== null) {
-    report(isObj(config.configuration) ? [...confPath, 'value'] : confPath, `the module rejects this plugin configuration: ${rejected}`);
-  }
+  if (rejected !== null) report(isObj(config.configuration) ? [...cpath, 'value'] : cpath, `the module rejects this plugin configuration: ${rejected}`);
 }

@@ -9,11 +9,37 @@ import { buildWasmImage, type OciImage } from './oci-image.js';
 
 export const DEFAULT_TEMPLATE = 'deploy/istio/wasmplugin.yaml';
 
-/** The WasmPlugin template with url and sha256 set for a pushed image; comments are kept. */
-export function renderWasmPlugin(template: string, ref: string, image: OciImage): string {
+/** The reference `npm run image` uses when --ref is not given: not a registry anyone can push to. */
+export const PLACEHOLDER_REGISTRY = 'registry.example.com';
+
+/** The comment above the written WasmPlugin: what this copy is, since the template's words are about the template. */
+function renderedHeader(ref: string, placeholder: boolean): string {
+  return [
+    ' ppv2-wasm on the Istio ingress gateway: every TCP connection the gateway',
+    ' proxies on listener port 57002 gets a PROXY protocol v2 header in front of',
+    ` its first bytes. Written by \`npm run image\` from ${DEFAULT_TEMPLATE}.`,
+    '',
+    placeholder
+      ? ` url is a PLACEHOLDER (oci://${ref}): run npm run image -- --ref REGISTRY/REPO:TAG`
+      : ` url is the image \`npm run image\` built, once pushed to oci://${ref};`,
+    placeholder ? ' with the registry you push to, or edit url before applying it.' : ' sha256 is that image\'s manifest digest, which Istio compares for oci:// urls.',
+    ' Check your edits: node dist/deploy/validate.js build/istio/wasmplugin.yaml',
+  ].join('\n');
+}
+
+/** The WasmPlugin template with url and sha256 set for a pushed image; the spec's comments are kept. */
+export function renderWasmPlugin(template: string, ref: string, image: OciImage, placeholder = false): string {
   const doc = parseDocument(template);
   const spec = doc.get('spec');
   if (!isMap(spec)) throw new Error(`${DEFAULT_TEMPLATE}: no spec mapping`);
+  // The template's own header (about the template) sits on the document's first node.
+  const contents = doc.contents;
+  if (isMap(contents)) {
+    contents.commentBefore = null;
+    const firstKey = contents.items[0]?.key;
+    if (isScalar(firstKey)) firstKey.commentBefore = null;
+  }
+  doc.commentBefore = renderedHeader(ref, placeholder);
   doc.setIn(['spec', 'url'], `oci://${ref}`);
   // For oci:// URLs Istio checks sha256 against the manifest digest
   // (istio/istio pkg/wasm/cache.go: the fetcher's digest is the image's).
@@ -36,7 +62,7 @@ export function checkRef(ref: string): string | null {
 
 async function main(argv: string[]): Promise<number> {
   const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8')) as { version: string };
-  let ref = `registry.example.com/ppv2-wasm:${pkg.version}`;
+  let ref: string | undefined;
   let wasmFile = 'build/ppv2.wasm';
   let out = 'build/ppv2-oci.tar';
   for (let i = 0; i < argv.length; i++) {
@@ -52,6 +78,8 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
+  const placeholder = ref === undefined;
+  ref ??= `${PLACEHOLDER_REGISTRY}/ppv2-wasm:${pkg.version}`;
   const bad = checkRef(ref);
   if (bad) {
     console.error(`image: ${bad}`);
@@ -67,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
   fs.writeFileSync(out, image.archive);
   const pluginOut = path.join(path.dirname(out), 'istio', 'wasmplugin.yaml');
   fs.mkdirSync(path.dirname(pluginOut), { recursive: true });
-  fs.writeFileSync(pluginOut, renderWasmPlugin(fs.readFileSync(DEFAULT_TEMPLATE, 'utf8'), ref, image));
+  fs.writeFileSync(pluginOut, renderWasmPlugin(fs.readFileSync(DEFAULT_TEMPLATE, 'utf8'), ref, image, placeholder));
   const hex = (d: string): string => d.slice('sha256:'.length);
   console.log(`wrote ${out} (OCI image layout, Wasm compat variant, ${image.archive.length} bytes)`);
   console.log(`  manifest  ${image.manifest.digest}  (${image.manifest.size} bytes)`);
@@ -75,6 +103,11 @@ async function main(argv: string[]): Promise<number> {
   console.log(`  layer     ${image.layer.digest}  (${image.layer.size} bytes, plugin.wasm)`);
   console.log(`  ${wasmFile} sha256 ${image.wasmSha256}`);
   console.log(`wrote ${pluginOut} (url: oci://${ref}, sha256: ${hex(image.manifest.digest)})`);
+  if (placeholder) {
+    console.log('');
+    console.log(`note: no --ref given, so the url oci://${ref} is a placeholder: nothing can be pushed there.`);
+    console.log('      Run npm run image -- --ref REGISTRY/REPO:TAG with the registry you push to.');
+  }
   console.log('');
   console.log('push it (any one of):');
   console.log(`  skopeo copy oci-archive:${out} docker://${ref}`);

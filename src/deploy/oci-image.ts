@@ -8,9 +8,9 @@
 // entry whose base name is plugin.wasm. For oci:// URLs it compares the
 // WasmPlugin's sha256 with the manifest digest (pkg/wasm/cache.go), which is
 // why the build must be reproducible: fixed entry order, mtimes, owners and
-// modes, and a gzip header without a timestamp.
+// modes, and compressed bytes that do not depend on the machine.
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { gzip } from 'pako';
 import tar from 'tar-stream';
 
 export const MEDIA_TYPE = {
@@ -78,13 +78,39 @@ async function tarOf(entries: readonly { name: string; data?: Buffer; dir?: bool
   return done;
 }
 
-/** gzip without a timestamp or file name, and a fixed OS byte, so equal input gives equal bytes. */
+/**
+ * The layer's gzip bytes, equal for equal input on every machine. Istio's
+ * fetcher requires a gzip layer (pkg/wasm/imagefetcher.go gunzips it), so
+ * the layer cannot be stored plain. Node's zlib is whichever fork the Node
+ * release bundles, and forks emit different deflate streams for the same
+ * input, so the compressor is pako at an exact version, in its mode that
+ * matches canonical zlib's output (legacyHash). Its gzip header has no
+ * timestamp or name, and a fixed OS byte.
+ */
 function deterministicGzip(data: Buffer): Buffer {
-  const gz = gzipSync(data, { level: 9 });
-  // RFC 1952: bytes 4-7 MTIME (Node writes 0), byte 9 OS, which zlib sets per
-  // platform (3 Unix, 19 macOS); 255 "unknown" everywhere.
-  gz[9] = 0xff;
-  return gz;
+  return Buffer.from(gzip(data, { level: 9, legacyHash: true }));
+}
+
+/** The WASI module name a module built for WASI preview 1 imports (wasi_snapshot_preview1). */
+export const WASI_P1_MODULE = 'wasi_snapshot_preview1';
+
+/**
+ * The platform the image config states. The OCI image spec takes GOARCH and
+ * GOOS names: "wasm" is the architecture, and the only GOOS for it that
+ * describes an ABI is wasip1, which is right only for a module that imports
+ * WASI. A Proxy-Wasm module that imports nothing but the host's env.proxy_*
+ * functions runs on no operating system, so its config says so with
+ * "proxy-wasm" rather than claim one.
+ */
+export function imagePlatform(wasm: Uint8Array): { architecture: string; os: string } {
+  let module: WebAssembly.Module;
+  try {
+    module = new WebAssembly.Module(new Uint8Array(wasm));
+  } catch (err) {
+    throw new Error(`not a valid WebAssembly module: ${(err as Error).message}`);
+  }
+  const imports = WebAssembly.Module.imports(module);
+  return { architecture: 'wasm', os: imports.some((i) => i.module === WASI_P1_MODULE) ? 'wasip1' : 'proxy-wasm' };
 }
 
 const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v), 'utf8');
@@ -104,11 +130,9 @@ export async function buildWasmImage(wasm: Uint8Array, options: BuildImageOption
   const layer: Descriptor = { mediaType: MEDIA_TYPE.layerTarGzip, digest: `sha256:${sha256Hex(layerBlob)}`, size: layerBlob.length };
 
   // The image config the OCI image spec requires (architecture, os, rootfs);
-  // no "created" time, to keep the digest reproducible. The platform follows
-  // the GOOS/GOARCH names the spec refers to for WebAssembly.
+  // no "created" time, to keep the digest reproducible.
   const configBlob = json({
-    architecture: 'wasm',
-    os: 'wasip1',
+    ...imagePlatform(wasm),
     rootfs: { type: 'layers', diff_ids: [diffId] },
     config: {},
   });

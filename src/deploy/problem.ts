@@ -11,6 +11,16 @@ export interface Problem {
   doc?: number;
 }
 
+/** "spec.servers[0].port.number" → ["spec", "servers", 0, "port", "number"]. */
+export function parseFieldPath(p: string): PathSegment[] {
+  return p.split('.').flatMap((part) => {
+    const m = /^([^[]*)((?:\[\d+\])*)$/.exec(part);
+    if (!m) return [part];
+    const indices = [...m[2]!.matchAll(/\[(\d+)\]/g)].map((x) => Number(x[1]));
+    return [...(m[1] ? [m[1]] : []), ...indices];
+  });
+}
+
 export function formatPath(path: readonly PathSegment[]): string {
   let out = '';
   for (const seg of path) {

@@ -1,41 +1,54 @@
-// Every Envoy bootstrap and plugin configuration shipped under envoy/ is
-// checked against Envoy's v3 protos and loaded into the module; and the
-// shipped files say what the docs promise they say.
+// Every Envoy bootstrap and plugin configuration shipped under envoy/, and
+// the ECDS pair under deploy/ecds/, passes `envoy --mode validate` of the
+// real Envoy (which loads the module and configures it) and the checks that
+// mode lacks; and the shipped files say what the docs promise they say.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { ROOT, MODULE, filesUnder, requirePluginCheck } from './helpers.mjs';
+import { ROOT, MODULE, filesUnder, requireEnvoyValidator } from './helpers.mjs';
 
 const { validateFile } = await import('../../dist/deploy/validate.js');
 const { formatProblem } = await import('../../dist/deploy/problem.js');
 
 const yamls = filesUnder('envoy', ['.yaml', '.yml']);
 const jsons = filesUnder('envoy', ['.json']);
+const ecds = filesUnder(path.join('deploy', 'ecds'), ['.yaml']);
 const read = (f) => parse(fs.readFileSync(path.join(ROOT, f), 'utf8'));
 const report = (r) => r.problems.map((p) => formatProblem(r.file, p)).join('\n');
 
-test('envoy/ ships the three bootstraps and plugin configurations', () => {
+/** envoy/envoy-tls.yaml names test certificates under build/test-certs (made here, never committed). */
+function ensureTestCerts() {
+  if (fs.existsSync(path.join(ROOT, 'build', 'test-certs', 'ca.crt'))) return;
+  const made = spawnSync('sh', ['scripts/make-test-certs.sh'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(made.status, 0, made.stderr);
+}
+
+test('envoy/ ships the three bootstraps and plugin configurations; deploy/ecds/ the ECDS bootstrap and its resource', () => {
   for (const f of ['envoy/envoy.yaml', 'envoy/envoy-tls.yaml', 'envoy/native-upstream-proxy-protocol.yaml']) assert.ok(yamls.includes(f), f);
   assert.ok(jsons.length >= 5, jsons.join());
+  assert.deepEqual(ecds.sort(), ['deploy/ecds/envoy.yaml', 'deploy/ecds/ppv2.ecds.yaml']);
 });
 
-for (const file of yamls) {
-  test(`${file} is a valid bootstrap for Envoy's v3 API, and the module accepts its plugin configuration`, async (t) => {
-    const pluginCheck = await requirePluginCheck(t);
-    if (!pluginCheck) return;
-    const result = await validateFile(path.join(ROOT, file), { pluginCheck, moduleFile: MODULE, envoyCwd: ROOT });
-    assert.equal(result.kind, 'envoy');
+for (const file of [...yamls, ...ecds]) {
+  test(`${file} passes envoy --mode validate, with the module loaded and configured, and the checks that mode lacks`, async (t) => {
+    const envoy = await requireEnvoyValidator(t);
+    if (!envoy) return;
+    if (file === 'envoy/envoy-tls.yaml') ensureTestCerts();
+    const result = await validateFile(path.join(ROOT, file), { envoy, istio: null, moduleFile: MODULE, envoyCwd: ROOT });
+    assert.equal(result.kind, file.endsWith('.ecds.yaml') ? 'ecds' : 'envoy');
     assert.deepEqual(result.problems, [], report(result));
+    assert.deepEqual(result.checkedBy, [`Envoy ${envoy.version}`]);
   });
 }
 
 for (const file of jsons) {
-  test(`${file} is accepted by the module`, async (t) => {
-    const pluginCheck = await requirePluginCheck(t);
-    if (!pluginCheck) return;
-    const result = await validateFile(path.join(ROOT, file), { pluginCheck });
+  test(`${file} is accepted by the module in Envoy`, async (t) => {
+    const envoy = await requireEnvoyValidator(t);
+    if (!envoy) return;
+    const result = await validateFile(path.join(ROOT, file), { envoy, istio: null, moduleFile: MODULE, envoyCwd: ROOT });
     assert.equal(result.kind, 'plugin-config');
     assert.deepEqual(result.problems, [], report(result));
   });
@@ -103,6 +116,22 @@ test('native-upstream-proxy-protocol.yaml uses Envoy\'s own transport socket wit
   const ts = b.static_resources.clusters[0].transport_socket;
   assert.equal(ts.name, 'envoy.transport_sockets.upstream_proxy_protocol');
   assert.equal(ts.typed_config.config.version, 'V2');
+});
+
+test('deploy/ecds/: the listener takes the filter named ppv2 over ECDS from ppv2.ecds.yaml, which holds a fail-closed Wasm filter on build/ppv2.wasm', () => {
+  const b = read('deploy/ecds/envoy.yaml');
+  const [filter, tcp] = b.static_resources.listeners[0].filter_chains[0].filters;
+  assert.equal(filter.name, 'ppv2');
+  assert.deepEqual(filter.config_discovery.config_source.path_config_source, { path: 'deploy/ecds/ppv2.ecds.yaml' });
+  assert.equal(filter.config_discovery.config_source.initial_fetch_timeout, '0s');
+  assert.ok(tcp.typed_config['@type'].endsWith('TcpProxy'));
+  const r = read('deploy/ecds/ppv2.ecds.yaml');
+  assert.equal(r.resources.length, 1);
+  assert.equal(r.resources[0].name, 'ppv2');
+  const config = r.resources[0].typed_config.config;
+  assert.equal(config.vm_config.code.local.filename, 'build/ppv2.wasm');
+  assert.equal(config.failure_policy, 'FAIL_CLOSED');
+  JSON.parse(config.configuration.value);
 });
 
 test('.envoy-version pins a version func-e accepts (MAJOR.MINOR or MAJOR.MINOR.PATCH)', () => {

@@ -43,3 +43,35 @@ export function filesUnder(dir, exts) {
   walk(path.join(ROOT, dir));
   return out.sort();
 }
+
+/** The ppv2-istio binary (tests/istio, built on first use); or null after failing (CI) / skipping test `t` when Go is missing. */
+export async function requireIstioTool(t) {
+  const { istioTool, IstioToolUnavailable } = await import('../../dist/deploy/istio-go.js');
+  try {
+    return await istioTool({ onBuild: (m) => t.diagnostic(m) });
+  } catch (err) {
+    if (!(err instanceof IstioToolUnavailable)) throw err;
+    if (process.env.CI === 'true') assert.fail(`${err.message}; CI=true makes that a failure`);
+    t.skip(err.message);
+    return null;
+  }
+}
+
+/** The Envoy `envoy --mode validate` runs (PPV2_ENVOY or .tools/bin/envoy); or null after failing (CI) / skipping test `t`. */
+export async function requireEnvoyValidator(t) {
+  const { requireEnvoy } = await import('../e2e/tools.mjs');
+  const binary = requireEnvoy(t);
+  if (!binary) return null;
+  const { findValidatingEnvoy } = await import('../../dist/deploy/envoy-validate.js');
+  const envoy = findValidatingEnvoy({ ...process.env, PPV2_ENVOY: binary });
+  assert.ok(envoy, `${binary} --version failed`);
+  return envoy;
+}
+
+/** ppv2-istio and istio.io/api's CRD file, for ValidateOptions.istio; or null after failing (CI) / skipping test `t`. */
+export async function requireIstioCheck(t) {
+  const tool = await requireIstioTool(t);
+  if (!tool) return null;
+  const { istioApiCrds } = await import('../../dist/deploy/istio-go.js');
+  return { tool, crds: await istioApiCrds() };
+}
