@@ -26,7 +26,7 @@ const require = createRequire(import.meta.url);
 const ppjs = require('proxy-protocol-js');
 const balena = require('@balena/proxy-protocol-parser');
 
-export const COUNTERS = ['headers_written', 'local_fallbacks', 'closed_by_policy', 'tlvs_omitted'];
+export const COUNTERS = ['headers_written', 'local_fallbacks', 'closed_by_policy', 'tlvs_omitted', 'closed_on_error'];
 
 /** A failed invariant, with what is needed to replay it. */
 export class Finding extends Error {
