@@ -166,6 +166,9 @@ for (const mod of MODULES) {
         assert.equal(hex(r.forwarded), want.replace(/ /g, '') + '78', JSON.stringify(props));
         decoded(r.forwarded);
       }
+      // An abstract socket: a leading NUL in sun_path, read back as Envoy prints it.
+      const abstract = decoded(plugin.newConnection({ source: '@envoy.admin', destination: '/run/a.sock' }).downstreamData(bytes('x')).forwarded);
+      assert.deepEqual([abstract.source.address, abstract.destination.address], ['@envoy.admin', '/run/a.sock']);
       plugin.shutdown();
     });
 
