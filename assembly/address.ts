@@ -92,7 +92,7 @@ export function parseAddress(ptr: usize, len: i32, out: Address): bool {
 }
 
 /** True for IPv4 and for IPv6 addresses in ::ffff:0:0/96 (IPv4-mapped). */
-export function isIPv4Like(a: Address): bool {
+function isIPv4Like(a: Address): bool {
   if (a.kind == AddressKind.IPv4) return true;
   if (a.kind != AddressKind.IPv6) return false;
   for (let i = 0; i < 10; i++) if (load<u8>(a.ip + <usize>i) != 0) return false;
@@ -214,7 +214,7 @@ const groups = memory.data(8 * sizeof<u16>(), 2);
 const embeddedQuad = memory.data(4);
 
 /** RFC 4291 section 2.2 text form in [start, end) → 16 bytes at dst. */
-export function parseIPv6(ptr: usize, start: i32, end: i32, dst: usize): bool {
+function parseIPv6(ptr: usize, start: i32, end: i32, dst: usize): bool {
   let count = 0;
   let gap = -1; // the group index where "::" stands
   let i = start;

@@ -68,7 +68,7 @@ export function isText(p: usize, n: i32, ascii: bool): bool {
 // ---- the line writer -------------------------------------------------------
 
 /** Longest line we ever log; longer text is cut there. */
-export const LINE_CAPACITY: i32 = 1024;
+const LINE_CAPACITY: i32 = 1024;
 const line = memory.data(LINE_CAPACITY);
 let lineLength: i32 = 0;
 

@@ -570,7 +570,7 @@ class ConfigParser {
  * 2.2): the assigned ones we can fill, the custom range 0xE0-0xEF and the
  * experimental range 0xF0-0xF7. The empty string when allowed, else why not.
  */
-export function typeProblem(type: i32): string {
+function typeProblem(type: i32): string {
   switch (type) {
     case PP2_TYPE_ALPN:
     case PP2_TYPE_AUTHORITY:

@@ -41,7 +41,7 @@ import { rootConfig, rootTicks } from "./roots";
 
 // proxy_action_t
 export const ACTION_CONTINUE: i32 = 0;
-export const ACTION_PAUSE: i32 = 1;
+const ACTION_PAUSE: i32 = 1;
 
 /** The size argument for a close outside a data callback: there is no buffer to drain. */
 const NO_DATA: i32 = -1;

@@ -38,7 +38,7 @@ const MTLS = propertyPath("connection\0mtls");
 const SUBJECT_PEER_CERTIFICATE = propertyPath("connection\0subject_peer_certificate");
 
 /** The buffer every header is built in: room for the largest v2 header. */
-export const HEADER_CAPACITY: i32 = PP2_MAX_HEADER;
+const HEADER_CAPACITY: i32 = PP2_MAX_HEADER;
 export const headerBytes = memory.data(HEADER_CAPACITY, 8);
 
 /** What buildHeader did for one connection. */
@@ -148,9 +148,9 @@ function connectionIdDigits(): Bytes | null {
 }
 
 /** Longest connection.tls_version we send ("TLSv1.3" is 7 bytes); a longer one leaves the SSL TLV out. */
-export const SSL_VERSION_MAX: i32 = 64;
+const SSL_VERSION_MAX: i32 = 64;
 /** Longest Common Name we send; a longer one leaves the CN sub-TLV out. */
-export const SSL_CN_MAX: i32 = 192;
+const SSL_CN_MAX: i32 = 192;
 const commonNameBytes = memory.data(SSL_CN_MAX);
 
 /** The SSL TLV's fixed part: the `client` byte, then `verify` (32 bits, big-endian). */

@@ -22,7 +22,6 @@ import { Bytes, lineLen, linePtr, lineStart, lineText } from "./bytes";
 export const STATUS_OK: u32 = 0;
 
 // proxy_log_level_t
-export const LOG_TRACE: i32 = 0;
 export const LOG_DEBUG: i32 = 1;
 export const LOG_INFO: i32 = 2;
 export const LOG_WARN: i32 = 3;

@@ -26,7 +26,7 @@ export enum JsonKind {
   End,
 }
 
-export const MAX_DEPTH: i32 = 32;
+const MAX_DEPTH: i32 = 32;
 
 /** What smallIntegerAt gives for a number that is not an integer of at most 9 digits. */
 export const NOT_A_SMALL_INTEGER: i64 = i64.MIN_VALUE;

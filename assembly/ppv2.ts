@@ -16,13 +16,13 @@ export const PP2_SIGNATURE_LENGTH: i32 = 12;
 export const PP2_SIGNATURE = memory.data<u8>([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 
 /** Signature, version/command, family/transport, 16-bit length. */
-export const PP2_HEADER_PREFIX: i32 = 16;
+const PP2_HEADER_PREFIX: i32 = 16;
 /** The length field is 16 bits: at most 65535 bytes follow the prefix. */
 export const PP2_MAX_LENGTH: i32 = 65535;
 export const PP2_MAX_HEADER: i32 = PP2_HEADER_PREFIX + PP2_MAX_LENGTH;
 
-export const PP2_VERSION_LOCAL: u8 = 0x20;
-export const PP2_VERSION_PROXY: u8 = 0x21;
+const PP2_VERSION_LOCAL: u8 = 0x20;
+const PP2_VERSION_PROXY: u8 = 0x21;
 
 export const PP2_TYPE_ALPN: u8 = 0x01;
 export const PP2_TYPE_AUTHORITY: u8 = 0x02;
@@ -42,11 +42,11 @@ export const PP2_CLIENT_CERT_SESS: u8 = 0x04;
 export const PP2_TLV_HEADER: i32 = 3;
 export const PP2_CRC32C_TLV_SIZE: i32 = PP2_TLV_HEADER + 4;
 /** PP2_TYPE_UNIQUE_ID values are "up to 128 bytes" (section 2.2.4). */
-export const PP2_UNIQUE_ID_MAX: i32 = 128;
+const PP2_UNIQUE_ID_MAX: i32 = 128;
 
 // Address block sizes (section 2.2): two addresses, then two ports for IP.
-export const PP2_TCP4_ADDRESS_BLOCK: i32 = 2 * 4 + 2 * 2;
-export const PP2_TCP6_ADDRESS_BLOCK: i32 = 2 * 16 + 2 * 2;
+const PP2_TCP4_ADDRESS_BLOCK: i32 = 2 * 4 + 2 * 2;
+const PP2_TCP6_ADDRESS_BLOCK: i32 = 2 * 16 + 2 * 2;
 export const PP2_UNIX_ADDRESS_BLOCK: i32 = 2 * UNIX_PATH_SIZE;
 
 /**
@@ -70,7 +70,7 @@ export function tlvValueValid(type: u8, value: usize, len: i32): bool {
 }
 
 /** The address block size of a family; 0 for UNSPEC. */
-export function addressBlockSize(family: u8): i32 {
+function addressBlockSize(family: u8): i32 {
   switch (family) {
     case FAM_TCP4:
       return PP2_TCP4_ADDRESS_BLOCK;

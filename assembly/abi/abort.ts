@@ -4,10 +4,8 @@
 // line through proxy_log and trap; the host then marks the VM failed and applies
 // the configured failure policy. The filter is written so that this never runs.
 
-import { proxy_log } from "./imports";
-import { lineLen, linePtr, lineStart, lineText, lineU64 } from "../bytes";
-
-const LOG_CRITICAL: u32 = 5;
+import { lineStart, lineText, lineU64 } from "../bytes";
+import { LOG_CRITICAL, logLine } from "../hostcalls";
 
 export function abortToProxyLog(message: string | null, fileName: string | null, line: u32, column: u32): void {
   lineStart();
@@ -19,6 +17,6 @@ export function abortToProxyLog(message: string | null, fileName: string | null,
   lineU64(line);
   lineText(":");
   lineU64(column);
-  proxy_log(LOG_CRITICAL, linePtr(), <usize>lineLen());
+  logLine(LOG_CRITICAL);
   unreachable();
 }
