@@ -12,17 +12,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseDocument } from 'yaml';
-import { renderBootstrap, startEnvoy } from '../../dist/deploy/envoy-launcher.js';
 import { decodeProxyHeader } from '../../dist/proxy-protocol/index.js';
-import { requireEnvoy } from '../e2e/tools.mjs';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+import { startModuleEnvoy } from './module-envoy.mjs';
 const dir = mkdtempSync(join(tmpdir(), 'ppv2-module-policy-'));
 const cleanups = [];
 after(async () => {
@@ -62,21 +57,16 @@ async function startBackend() {
 }
 
 /** envoy/envoy.yaml reduced to one listener (a TCP port, or a pipe at `pipe`), the release module with `configuration`. */
-async function startFilterEnvoy(t, { backendPort, configuration, pipe }) {
-  const binary = requireEnvoy(t);
-  if (binary === null) return null;
-  const rendered = renderBootstrap(readFileSync(join(ROOT, 'envoy/envoy.yaml'), 'utf8'), {
-    singleListener: { address: '127.0.0.1', port: 0 },
-    adminPort: 0,
-    backend: { host: '127.0.0.1', port: backendPort },
-    wasmPath: join(ROOT, 'build/ppv2.wasm'),
-    pluginConfiguration: configuration,
+function startFilterEnvoy(t, { backendPort, configuration, pipe }) {
+  return startModuleEnvoy(t, {
+    template: 'envoy/envoy.yaml',
+    backendPort,
+    configuration,
+    cleanup: (stop) => cleanups.push(stop),
+    edit: (doc) => {
+      if (pipe !== undefined) doc.setIn(['static_resources', 'listeners', 0, 'address'], doc.createNode({ pipe: { path: pipe } }));
+    },
   });
-  const doc = parseDocument(rendered);
-  if (pipe !== undefined) doc.setIn(['static_resources', 'listeners', 0, 'address'], doc.createNode({ pipe: { path: pipe } }));
-  const envoy = await startEnvoy({ bootstrap: doc.toString(), cwd: ROOT, env: { ...process.env, PPV2_ENVOY: binary } });
-  cleanups.push(() => envoy.stop());
-  return { envoy, port: Object.values(envoy.listenerPorts)[0] };
 }
 
 /** A client: writes `data`, then collects what comes back until the proxy closes or `waitMs` passes. */

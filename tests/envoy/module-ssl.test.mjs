@@ -19,13 +19,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
-import { parseDocument } from 'yaml';
-import { renderBootstrap, startEnvoy } from '../../dist/deploy/envoy-launcher.js';
 import { decodeProxyHeader } from '../../dist/proxy-protocol/index.js';
-import { requireEnvoy } from '../e2e/tools.mjs';
+import { ROOT, startModuleEnvoy } from './module-envoy.mjs';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'ppv2-module-ssl-'));
 const certs = join(dir, 'certs');
@@ -71,26 +67,21 @@ async function startBackend() {
   };
 }
 
-/** envoy/envoy-tls.yaml on free ports, the certificates of this run, the release module with `configuration`. */
-async function startTlsEnvoy(t, { backendPort, configuration, acceptUntrusted = false }) {
-  const binary = requireEnvoy(t);
-  if (binary === null) return null;
-  const rendered = renderBootstrap(readFileSync(join(ROOT, 'envoy/envoy-tls.yaml'), 'utf8'), {
-    singleListener: { address: '127.0.0.1', port: 0 },
-    adminPort: 0,
-    backend: { host: '127.0.0.1', port: backendPort },
-    wasmPath: join(ROOT, 'build/ppv2.wasm'),
-    pluginConfiguration: configuration,
-  });
-  const doc = parseDocument(rendered);
+/** envoy/envoy-tls.yaml on a free port, the certificates of this run, the release module with `configuration`. */
+function startTlsEnvoy(t, { backendPort, configuration, acceptUntrusted = false }) {
   const context = ['static_resources', 'listeners', 0, 'filter_chains', 0, 'transport_socket', 'typed_config', 'common_tls_context'];
-  doc.setIn([...context, 'tls_certificates', 0, 'certificate_chain', 'filename'], join(certs, 'server.crt'));
-  doc.setIn([...context, 'tls_certificates', 0, 'private_key', 'filename'], join(certs, 'server.key'));
-  doc.setIn([...context, 'validation_context', 'trusted_ca', 'filename'], join(certs, 'ca.crt'));
-  if (acceptUntrusted) doc.setIn([...context, 'validation_context', 'trust_chain_verification'], 'ACCEPT_UNTRUSTED');
-  const envoy = await startEnvoy({ bootstrap: doc.toString(), cwd: ROOT, env: { ...process.env, PPV2_ENVOY: binary } });
-  cleanups.push(() => envoy.stop());
-  return { envoy, port: Object.values(envoy.listenerPorts)[0] };
+  return startModuleEnvoy(t, {
+    template: 'envoy/envoy-tls.yaml',
+    backendPort,
+    configuration,
+    cleanup: (stop) => cleanups.push(stop),
+    edit: (doc) => {
+      doc.setIn([...context, 'tls_certificates', 0, 'certificate_chain', 'filename'], join(certs, 'server.crt'));
+      doc.setIn([...context, 'tls_certificates', 0, 'private_key', 'filename'], join(certs, 'server.key'));
+      doc.setIn([...context, 'validation_context', 'trusted_ca', 'filename'], join(certs, 'ca.crt'));
+      if (acceptUntrusted) doc.setIn([...context, 'validation_context', 'trust_chain_verification'], 'ACCEPT_UNTRUSTED');
+    },
+  });
 }
 
 /**
