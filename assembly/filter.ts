@@ -33,10 +33,9 @@ import {
   prependDownstreamData,
   setEffectiveContext,
 } from "./hostcalls";
-import { hexDigit, lineByte, lineStart, lineText, lineTextU64 } from "./bytes";
+import { hexDigit, lineByte, lineStart, lineText, lineTextU64, lineU64 } from "./bytes";
 import { count, Counter } from "./metrics";
 import { PP2_SIGNATURE, PP2_SIGNATURE_LENGTH } from "./ppv2";
-import { releaseHostValues } from "./abi/memory";
 import { rootConfig, rootTicks } from "./roots";
 
 // proxy_action_t
@@ -45,6 +44,8 @@ const ACTION_PAUSE: i32 = 1;
 
 /** The size argument for a close outside a data callback: there is no buffer to drain. */
 const NO_DATA: i32 = -1;
+/** closeOnError's status argument when no host call failed (the failure is ours to see). */
+const NO_STATUS: i64 = -1;
 
 const pending = changetype<ContextMap>(memory.data(offsetof<ContextMap>(), 4));
 const paused = changetype<ContextMap>(memory.data(offsetof<ContextMap>(), 4));
@@ -84,11 +85,11 @@ export function onNewConnection(contextId: u32): i32 {
   if (closed.has(contextId)) return ACTION_PAUSE;
   const rootId = pending.get(contextId);
   if (rootId == 0) {
-    closeOnError(contextId, NO_DATA, "a new connection for a context that was never created", -1);
+    closeOnError(contextId, NO_DATA, "a new connection for a context that was never created", NO_STATUS);
     return ACTION_PAUSE;
   }
   if (rootConfig(rootId) === null) {
-    closeOnError(contextId, NO_DATA, "its plugin has no valid configuration", -1);
+    closeOnError(contextId, NO_DATA, "its plugin has no valid configuration", NO_STATUS);
     return ACTION_PAUSE;
   }
   return ACTION_CONTINUE;
@@ -107,7 +108,7 @@ export function onDownstreamData(contextId: u32, size: i32, endOfStream: bool): 
   }
   const config = rootConfig(rootId);
   if (config === null) {
-    closeOnError(contextId, size, "its plugin has no valid configuration", -1);
+    closeOnError(contextId, size, "its plugin has no valid configuration", NO_STATUS);
     return ACTION_PAUSE;
   }
   if (config.rejectClientHeader) {
@@ -138,7 +139,6 @@ const header = changetype<Header>(memory.data(offsetof<Header>(), 4));
 
 function writeHeader(contextId: u32, config: Config, size: i32): i32 {
   buildHeader(config, header);
-  releaseHostValues();
   if (header.fallback) count(Counter.LocalFallbacks, 1);
   if (header.omitted > 0) count(Counter.TlvsOmitted, <u64>header.omitted);
   if (header.length == 0) {
@@ -206,14 +206,14 @@ function closeByPolicy(contextId: u32, size: i32, why: string): void {
   }
 }
 
-/** Closes a connection whose header cannot be written (counted in ppv2.closed_on_error); `status` < 0 for none. */
+/** Closes a connection whose header cannot be written (counted in ppv2.closed_on_error); `status` is the failed call's, or NO_STATUS. */
 function closeOnError(contextId: u32, size: i32, why: string, status: i64): void {
   const closeStatus = close(contextId, size);
   count(Counter.ClosedOnError, 1);
   contextLine(contextId);
   lineText(": closed on error: ");
   lineText(why);
-  if (status >= 0) lineTextU64("", <u64>status);
+  if (status != NO_STATUS) lineU64(<u64>status);
   if (closeStatus != STATUS_OK) lineTextU64("; the close failed too, status ", closeStatus);
   logLine(LOG_WARN);
 }
