@@ -1,7 +1,7 @@
 // as-pect: AssemblyScript unit tests for the pure filter modules (encoders,
 // address parser, config parser, JSON reader, context map). Run through
 // tests/aspect.test.mjs, which passes this directory's as-pect.asconfig.json by
-// absolute path so that asc can resolve our utf8 transform.
+// absolute path.
 export default {
   // PPV2_ASPECT_SPEC narrows a run to one file (tests/aspect.test.mjs runs one
   // subtest per spec file this way).

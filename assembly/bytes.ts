@@ -1,68 +1,49 @@
-// Byte helpers shared by the pure modules: static UTF-8 text, a fixed-size line
-// writer for log and error lines, and hex digits. Nothing here allocates, so the
-// same code serves the data path (debug lines) and configuration errors.
+// Byte helpers shared by the pure modules: the Bytes record, UTF-8 checks, the
+// one-line writer for log and error lines, and decimal and hex digits. Nothing
+// here allocates, so the same code serves the data path (debug lines) and
+// configuration errors.
+//
+// Static texts are ordinary AssemblyScript string literals: they are static
+// data (UTF-16), and the line writer turns their ASCII into bytes as it copies
+// them, which only happens when a line is logged.
 
-/**
- * Static UTF-8 text: a u16 little-endian length, then the bytes. Written in
- * source as utf8("..."); assembly/transform/utf8.mjs gathers every such text
- * into one static blob at compile time and replaces the literal with its offset
- * (AssemblyScript's own literals are UTF-16 objects, twice the size and more).
- */
-export type Text = usize;
-
-// @ts-ignore: the transform replaces this call with the blob's static data
-const TEXTS: usize = utf8Blob();
-
-// @ts-ignore: decorator; in source the argument is a string literal, which
-// the transform turns into its offset in the blob
-@inline export function utf8(offset: i32): Text {
-  return TEXTS + <usize>offset;
-}
-
-// @ts-ignore: decorator; in source the arguments are string literals, which the
-// transform lays out one after the other, ended by an empty text
-@inline export function utf8List(offset: i32): Text {
-  return TEXTS + <usize>offset;
-}
-
-/** The text after `t` in a utf8List (the empty text after the last entry). */
-export function textNext(t: Text): Text {
-  return t + 2 + <usize>textLength(t);
-}
-
-export function textLength(t: Text): i32 {
-  return load<u16>(t);
-}
-
-export function textBytes(t: Text): usize {
-  return t + 2;
+/** A run of bytes in linear memory: where it starts and how many there are. */
+@unmanaged
+export class Bytes {
+  ptr: usize = 0;
+  length: i32 = 0;
 }
 
 /**
  * Length of the valid UTF-8 sequence at p (at most `avail` bytes readable), or
- * 0 when the bytes there are not UTF-8 (RFC 3629 table 3.7: no overlongs, no
+ * 0 when the bytes there are not UTF-8 (RFC 3629 section 4: no overlongs, no
  * UTF-16 surrogates, nothing past U+10FFFF).
  */
 export function utf8SequenceAt(p: usize, avail: i32): i32 {
   if (avail <= 0) return 0;
-  const c = <i32>load<u8>(p);
-  if (c < 0x80) return 1;
+  const lead = <i32>load<u8>(p);
+  if (lead < 0x80) return 1;
+  // The lead byte says how long the sequence is and which values its second
+  // byte may take; every later byte is a plain continuation byte (0x80-0xBF).
   let n = 0;
-  let lo = 0x80;
-  let hi = 0xbf;
-  if (c >= 0xc2 && c <= 0xdf) n = 2;
-  else if (c >= 0xe0 && c <= 0xef) {
+  let secondMin = 0x80;
+  let secondMax = 0xbf;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    n = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
     n = 3;
-    if (c == 0xe0) lo = 0xa0;
-    if (c == 0xed) hi = 0x9f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
+    if (lead == 0xe0) secondMin = 0xa0; // no overlong 3-byte forms
+    if (lead == 0xed) secondMax = 0x9f; // no UTF-16 surrogates (U+D800-U+DFFF)
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
     n = 4;
-    if (c == 0xf0) lo = 0x90;
-    if (c == 0xf4) hi = 0x8f;
-  } else return 0;
+    if (lead == 0xf0) secondMin = 0x90; // no overlong 4-byte forms
+    if (lead == 0xf4) secondMax = 0x8f; // nothing past U+10FFFF
+  } else {
+    return 0;
+  }
   if (avail < n) return 0;
   const second = <i32>load<u8>(p + 1);
-  if (second < lo || second > hi) return 0;
+  if (second < secondMin || second > secondMax) return 0;
   for (let k = 2; k < n; k++) {
     const b = <i32>load<u8>(p + <usize>k);
     if (b < 0x80 || b > 0xbf) return 0;
@@ -70,10 +51,10 @@ export function utf8SequenceAt(p: usize, avail: i32): i32 {
   return n;
 }
 
-/** Whether the n bytes at p are UTF-8 (ascii: and all below 0x80). */
+/** Whether the n bytes at p are UTF-8 (ascii: and all of them below 0x80). */
 export function isText(p: usize, n: i32, ascii: bool): bool {
   for (let i = 0; i < n; ) {
-    if (load<u8>(p + <usize>i) < 0x80) { // ASCII, most values: no call per byte
+    if (load<u8>(p + <usize>i) < 0x80) {
       i++;
       continue;
     }
@@ -84,14 +65,18 @@ export function isText(p: usize, n: i32, ascii: bool): bool {
   return true;
 }
 
-/** The empty text, for "no message". */
-export const NO_TEXT: Text = 0;
+// ---- the line writer -------------------------------------------------------
 
-/** Longest line we ever log; longer text is cut and ends with "...". */
-export const LINE_CAPACITY: i32 = 1024;
+/** Longest line we ever log; longer text is cut there. */
+const LINE_CAPACITY: i32 = 1024;
 const line = memory.data(LINE_CAPACITY);
 let lineLength: i32 = 0;
 
+const QUESTION_MARK: i32 = 0x3f;
+const DOUBLE_QUOTE: i32 = 0x22;
+const DELETE: i32 = 0x7f;
+
+/** Starts a new line (the line being written is the module's log line buffer). */
 export function lineStart(): void {
   lineLength = 0;
 }
@@ -111,19 +96,20 @@ export function lineByte(b: i32): void {
   }
 }
 
-/** Appends static text. */
-export function lineText(t: Text): void {
-  if (t == NO_TEXT) return;
-  const n = textLength(t);
-  for (let i = 0; i < n; i++) lineByte(load<u8>(textBytes(t) + <usize>i));
+/** Appends text; a character outside printable ASCII becomes '?', so the line stays one line. */
+export function lineText(text: string): void {
+  for (let i = 0, n = text.length; i < n; i++) {
+    const c = text.charCodeAt(i);
+    lineByte(c >= 0x20 && c < DELETE ? c : QUESTION_MARK);
+  }
 }
 
 /** Writes v in decimal at out; returns the number of digits (at most 20). */
 export function writeDecimal(v: u64, out: usize): i32 {
   let n = 1;
-  for (let t = v; t >= 10; t /= 10) n++;
+  for (let rest = v / 10; rest > 0; rest /= 10) n++;
   for (let i = n - 1; i >= 0; i--) {
-    store<u8>(out + <usize>i, <u8>(48 + <i32>(v % 10)));
+    store<u8>(out + <usize>i, <u8>(0x30 + <i32>(v % 10)));
     v /= 10;
   }
   return n;
@@ -134,9 +120,9 @@ export function lineU64(v: u64): void {
   if (lineLength <= LINE_CAPACITY - 20) lineLength += writeDecimal(v, line + <usize>lineLength);
 }
 
-/** Appends static text, then an unsigned decimal number. */
-export function lineTextU64(t: Text, v: u64): void {
-  lineText(t);
+/** Appends text, then an unsigned decimal number. */
+export function lineTextU64(text: string, v: u64): void {
+  lineText(text);
   lineU64(v);
 }
 
@@ -146,22 +132,44 @@ export function lineTextU64(t: Text, v: u64): void {
  * is always one line whatever the input was.
  */
 export function lineQuoted(ptr: usize, len: i32, max: i32, quote: bool): void {
-  if (quote) lineByte(0x22);
+  if (quote) lineByte(DOUBLE_QUOTE);
   const n = len < max ? len : max;
   for (let i = 0; i < n; i++) {
     const b = <i32>load<u8>(ptr + <usize>i);
-    if (b < 0x20 || b == 0x7f) {
-      lineByte(0x5c);
-      lineByte(0x78);
+    if (b < 0x20 || b == DELETE) {
+      lineText("\\x");
       lineByte(hexDigit(b >> 4));
-      lineByte(hexDigit(b & 15));
+      lineByte(hexDigit(b & 0xf));
     } else {
       lineByte(b);
     }
   }
-  if (len > max) lineText(utf8("..."));
-  if (quote) lineByte(0x22);
+  if (len > max) lineText("...");
+  if (quote) lineByte(DOUBLE_QUOTE);
 }
+
+// ---- digits ----------------------------------------------------------------
+
+const HEX_DIGITS = "0123456789abcdef";
+
+/** The lower-case hex digit (a byte) for v in 0-15. */
+export function hexDigit(v: i32): i32 {
+  return HEX_DIGITS.charCodeAt(v);
+}
+
+/** Value of an ASCII hex digit (either case), or -1. */
+export function hexValue(c: i32): i32 {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30; // 0-9
+  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10; // a-f
+  if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10; // A-F
+  return -1;
+}
+
+export function isDecimalDigit(c: i32): bool {
+  return c >= 0x30 && c <= 0x39;
+}
+
+// ---- heap ------------------------------------------------------------------
 
 /**
  * A bigger block holding the first `used` bytes of `old` (which is freed).
@@ -174,16 +182,4 @@ export function regrow(old: usize, used: i32, size: i32): usize {
     heap.free(old);
   }
   return p;
-}
-
-export function hexDigit(v: i32): i32 {
-  return v < 10 ? 48 + v : 87 + v;
-}
-
-/** Value of an ASCII hex digit, or -1. */
-export function hexValue(c: i32): i32 {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
 }

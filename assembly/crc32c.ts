@@ -14,54 +14,51 @@
 // than shipped as a data segment, which keeps them out of the .wasm file.
 
 const POLY: u32 = 0x82f63b78;
-let tableReady = false;
+const TABLE_ENTRIES: usize = 256;
+const TABLE_BYTES: usize = TABLE_ENTRIES * sizeof<u32>();
+/** Four tables of 256 u32: table k maps a byte to the CRC of it followed by k zero bytes. */
+const tables = memory.data(4 * <i32>TABLE_BYTES, 4);
+let tablesReady = false;
 
-/**
- * Four tables of 256 u32, table k at k * 1 KiB. Reserved in a function body so
- * that the compiler lays it out after the small static buffers (see header() in
- * filter.ts): their addresses stay low and take fewer bytes in the code.
- */
-function tables(): usize {
-  return memory.data(4 * 256 * 4, 4);
+function entry(k: usize, byte: u32): u32 {
+  return load<u32>(tables + k * TABLE_BYTES + <usize>byte * sizeof<u32>());
+}
+
+function setEntry(k: usize, byte: u32, value: u32): void {
+  store<u32>(tables + k * TABLE_BYTES + <usize>byte * sizeof<u32>(), value);
 }
 
 function buildTables(): void {
-  const t = tables();
-  for (let n: u32 = 0; n < 256; n++) {
+  for (let n: u32 = 0; n < <u32>TABLE_ENTRIES; n++) {
     let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1;
-    store<u32>(t + (<usize>n << 2), c);
+    for (let bit = 0; bit < 8; bit++) c = (c & 1) != 0 ? (c >>> 1) ^ POLY : c >>> 1;
+    setEntry(0, n, c);
   }
   // Table k from table k-1: one more zero byte after the byte.
-  for (let i: usize = 256; i < 4 * 256; i++) {
-    const c = load<u32>(t + ((i - 256) << 2));
-    store<u32>(t + (i << 2), (c >>> 8) ^ load<u32>(t + (<usize>(c & 0xff) << 2)));
+  for (let k: usize = 1; k < 4; k++) {
+    for (let n: u32 = 0; n < <u32>TABLE_ENTRIES; n++) {
+      const c = entry(k - 1, n);
+      setEntry(k, n, (c >>> 8) ^ entry(0, c & 0xff));
+    }
   }
-  tableReady = true;
-}
-
-/** Table `k`'s entry for byte `s / 8` of `x` (s = 0, 8, 16 or 24). */
-// @ts-ignore: decorator
-@inline function at(k: usize, x: u32, s: u32): u32 {
-  // The byte, already times 4: shifted to bits 2-9 and masked there.
-  const index = s == 0 ? (x << 2) & 0x3fc : (x >>> (s - 2)) & 0x3fc;
-  return load<u32>(tables() + (k << 10) + <usize>index);
+  tablesReady = true;
 }
 
 /** CRC32C of `len` bytes at `ptr`. */
 export function crc32c(ptr: usize, len: i32): u32 {
-  if (!tableReady) buildTables();
+  if (!tablesReady) buildTables();
   let c: u32 = 0xffffffff;
   let p = ptr;
   const end = len > 0 ? ptr + <usize>len : ptr;
-  // Wasm loads are little-endian and may be unaligned.
+  // Four bytes per step; wasm loads are little-endian and may be unaligned, so
+  // the first byte in memory is the low byte of x.
   while (p + 4 <= end) {
     const x = load<u32>(p) ^ c;
-    c = at(3, x, 0) ^ at(2, x, 8) ^ at(1, x, 16) ^ at(0, x, 24);
+    c = entry(3, x & 0xff) ^ entry(2, (x >>> 8) & 0xff) ^ entry(1, (x >>> 16) & 0xff) ^ entry(0, x >>> 24);
     p += 4;
   }
   while (p < end) {
-    c = at(0, c ^ <u32>load<u8>(p), 0) ^ (c >>> 8);
+    c = entry(0, (c ^ <u32>load<u8>(p)) & 0xff) ^ (c >>> 8);
     p++;
   }
   return c ^ 0xffffffff;

@@ -1,36 +1,25 @@
-// Per-connection logic: on the first downstream data, read the two addresses
-// (and any dynamic TLV values), build the header in a static buffer and prepend
-// it. For IPv4 without TLVs that is exactly three host calls: two get_property
-// and one set_buffer_bytes. Nothing here allocates.
+// Per-connection decisions. A connection is known to the filter only while it
+// needs something:
+//   - pending: created, and its header still owed (context id → root id);
+//   - paused: in reject_client_proxy_header mode, waiting for enough bytes to
+//     tell a client's own PROXY signature (→ the root's tick count when it paused);
+//   - closed: closed by the filter, until Envoy deletes it (→ 1), so that any
+//     later chunk is drained too.
+// Once its header is written a connection is in none of them: it costs no
+// memory, and every later callback returns Continue without a host call.
+//
+// Fail closed: no client byte reaches the upstream unless our header went
+// first. Whenever the header cannot be written (the root has no valid
+// configuration, the prepend fails, a callback comes for a context that was
+// never created) the filter drains the data, closes the connection, counts it
+// in ppv2.closed_on_error and logs one line; and whenever it closes a
+// connection it also returns StopIteration, so that even a host that fails both
+// the drain and the close forwards nothing.
 
-import {
-  FAM_UNSPEC,
-  FAM_TCP4,
-  FAM_TCP6,
-  FAM_UNIX_STREAM,
-  ADDRESS_RECORD_SIZE,
-  pairFamily,
-  parseAddress,
-} from "./address";
-import {
-  SOURCE_CONNECTION_ID,
-  SOURCE_PROPERTY,
-  SOURCE_SNI,
-  SOURCE_SSL,
-  SOURCE_STATIC,
-  configCloseOnUnknown,
-  configCrc32c,
-  configFirstTlv,
-  configRejectClientHeader,
-  configTlvCount,
-  configVersion,
-  tlvData,
-  tlvDataLength,
-  tlvNext,
-  tlvReserveAfter,
-  tlvSource,
-  tlvType,
-} from "./config";
+import { FAM_UNSPEC } from "./address";
+import { ContextMap } from "./ctxmap";
+import { Config } from "./config";
+import { Header, buildHeader, headerBytes } from "./header";
 import {
   LOG_DEBUG,
   LOG_INFO,
@@ -38,53 +27,30 @@ import {
   STATUS_OK,
   closeDownstream,
   drainDownstreamData,
-  getProperty,
-  getPropertyPath,
   hostLogLevel,
   logLine,
   peekDownstreamData,
   prependDownstreamData,
-  valueLen,
-  valuePtr,
+  setEffectiveContext,
 } from "./hostcalls";
-import { Text, hexDigit, lineByte, lineStart, lineText, lineTextU64, textBytes, textLength, utf8, writeDecimal } from "./bytes";
-import { CLOSED_BY_POLICY, HEADERS_WRITTEN, LOCAL_FALLBACKS, TLVS_OMITTED, count } from "./metrics";
-import { encodeV1, PP1_MAX_LINE } from "./ppv1";
-import {
-  PP2_CLIENT_CERT_CONN,
-  PP2_CLIENT_SSL,
-  PP2_MAX_HEADER,
-  PP2_SUBTYPE_SSL_CN,
-  PP2_SUBTYPE_SSL_VERSION,
-  PP2_TYPE_SSL,
-  tlvValueValid,
-  v2AppendBytes,
-  v2AppendTlv,
-  v2Begin,
-  v2BeginTlv,
-  v2EndTlv,
-  v2Finish,
-  v2Local,
-} from "./ppv2";
-import { commonName } from "./subject";
+import { hexDigit, lineByte, lineStart, lineText, lineTextU64, lineU64 } from "./bytes";
+import { count, Counter } from "./metrics";
+import { PP2_SIGNATURE, PP2_SIGNATURE_LENGTH } from "./ppv2";
+import { rootConfig, rootTicks } from "./roots";
 
 // proxy_action_t
 export const ACTION_CONTINUE: i32 = 0;
-export const ACTION_PAUSE: i32 = 1;
+const ACTION_PAUSE: i32 = 1;
 
-const HEADER_CAPACITY: i32 = PP2_MAX_HEADER;
-const source = memory.data(<i32>ADDRESS_RECORD_SIZE, 8);
-const destination = memory.data(<i32>ADDRESS_RECORD_SIZE, 8);
+/** The size argument for a close outside a data callback: there is no buffer to drain. */
+const NO_DATA: i32 = -1;
+/** closeOnError's status argument when no host call failed (the failure is ours to see). */
+const NO_STATUS: i64 = -1;
 
-/**
- * The buffer the header is built in. Allocated in a function body rather than
- * at the top level, so that the compiler lays it out after the small static
- * buffers, whose addresses then stay below 8 KiB and take a byte less in every
- * instruction that names them. (A constant: the optimizer inlines it.)
- */
-function header(): usize {
-  return memory.data(HEADER_CAPACITY, 8);
-}
+const pending = changetype<ContextMap>(memory.data(offsetof<ContextMap>(), 4));
+const paused = changetype<ContextMap>(memory.data(offsetof<ContextMap>(), 4));
+const closed = changetype<ContextMap>(memory.data(offsetof<ContextMap>(), 4));
+const CLOSED: u32 = 1;
 
 /** The host's log level, refreshed on configure and on every tick. */
 let logLevel: i32 = LOG_INFO;
@@ -93,207 +59,257 @@ export function refreshLogLevel(): void {
   logLevel = hostLogLevel();
 }
 
-/** Starts a log line about one connection: "ppv2-wasm: context <id>". */
-function contextLine(contextId: u32): void {
-  lineStart();
-  lineTextU64(utf8("ppv2-wasm: context "), contextId);
-}
-
 function debugEnabled(): bool {
   return logLevel <= LOG_DEBUG;
 }
 
+/** Starts a log line about one connection: "ppv2-wasm: context <id>". */
+function contextLine(contextId: u32): void {
+  lineStart();
+  lineTextU64("ppv2-wasm: context ", contextId);
+}
+
+// ---- the connection's life -------------------------------------------------
+
+/** proxy_on_context_create for a stream: its header is owed from now on. */
+export function onConnectionCreated(contextId: u32, rootId: u32): void {
+  pending.put(contextId, rootId);
+}
+
 /**
- * Handles the first downstream data of a connection whose header is owed.
- * Returns ACTION_PAUSE only in reject_client_proxy_header mode while the data
- * so far is a strict prefix of a PROXY signature; the caller then keeps the
- * connection pending and Envoy calls again with more data.
+ * proxy_on_new_connection: the connection must be one we know, of a root with
+ * a configuration; otherwise it is closed before the upstream is even dialled
+ * (StopIteration keeps tcp_proxy from starting).
  */
-export function onFirstDownstreamData(contextId: u32, config: usize, size: i32, endOfStream: bool): i32 {
-  const version = configVersion(config);
-  if (configRejectClientHeader(config)) {
+export function onNewConnection(contextId: u32): i32 {
+  if (closed.has(contextId)) return ACTION_PAUSE;
+  const rootId = pending.get(contextId);
+  if (rootId == 0) {
+    closeOnError(contextId, NO_DATA, "a new connection for a context that was never created", NO_STATUS);
+    return ACTION_PAUSE;
+  }
+  if (rootConfig(rootId) === null) {
+    closeOnError(contextId, NO_DATA, "its plugin has no valid configuration", NO_STATUS);
+    return ACTION_PAUSE;
+  }
+  return ACTION_CONTINUE;
+}
+
+/** proxy_on_downstream_data. `size` is the bytes in Envoy's buffer so far. */
+export function onDownstreamData(contextId: u32, size: i32, endOfStream: bool): i32 {
+  const rootId = pending.get(contextId);
+  if (rootId == 0) {
+    if (!closed.has(contextId)) return ACTION_CONTINUE; // the header is written: the common case
+    // A chunk after the filter closed the connection: only a host whose close
+    // failed sends one. Drop it and try the close again.
+    drainDownstreamData(size);
+    closeDownstream();
+    return ACTION_PAUSE;
+  }
+  const config = rootConfig(rootId);
+  if (config === null) {
+    closeOnError(contextId, size, "its plugin has no valid configuration", NO_STATUS);
+    return ACTION_PAUSE;
+  }
+  if (config.rejectClientHeader) {
     const verdict = clientHeaderVerdict(size);
-    if (verdict == VERDICT_PREFIX && !endOfStream) return ACTION_PAUSE;
-    if (verdict == VERDICT_HEADER) {
-      closeByPolicy(contextId, size, utf8("client sent a PROXY header"));
-      return ACTION_CONTINUE;
+    if (verdict == ClientHeader.Prefix && !endOfStream) {
+      if (!paused.has(contextId)) paused.put(contextId, rootTicks(rootId));
+      return ACTION_PAUSE;
+    }
+    paused.remove(contextId);
+    if (verdict == ClientHeader.Signature) {
+      closeByPolicy(contextId, size, "client sent a PROXY header");
+      return ACTION_PAUSE;
     }
   }
+  return writeHeader(contextId, config, size);
+}
 
-  let family = FAM_UNSPEC;
-  if (
-    getPropertyPath(utf8("source\0address")) == STATUS_OK &&
-    parseAddress(valuePtr, valueLen, source) &&
-    getPropertyPath(utf8("destination\0address")) == STATUS_OK &&
-    parseAddress(valuePtr, valueLen, destination)
-  ) {
-    family = pairFamily(source, destination);
+/** proxy_on_delete of a stream context: forget it. */
+export function onConnectionDeleted(contextId: u32): void {
+  pending.remove(contextId);
+  paused.remove(contextId);
+  closed.remove(contextId);
+}
+
+// ---- the header --------------------------------------------------------------
+
+const header = changetype<Header>(memory.data(offsetof<Header>(), 4));
+
+function writeHeader(contextId: u32, config: Config, size: i32): i32 {
+  buildHeader(config, header);
+  if (header.fallback) count(Counter.LocalFallbacks, 1);
+  if (header.omitted > 0) count(Counter.TlvsOmitted, <u64>header.omitted);
+  if (header.length == 0) {
+    closeByPolicy(contextId, size, header.family == FAM_UNSPEC ? "address unknown" : "PROXY v1 cannot express the addresses");
+    return ACTION_PAUSE;
   }
-
-  if (family == FAM_UNSPEC && configCloseOnUnknown(config)) {
-    closeByPolicy(contextId, size, utf8("address unknown"));
-    return ACTION_CONTINUE;
-  }
-
-  let length: i32;
-  let omitted = 0;
-  if (version == 1) {
-    length = encodeV1(header(), PP1_MAX_LINE, family, source, destination);
-  } else if (family == FAM_UNSPEC) {
-    length = v2Local(header(), HEADER_CAPACITY);
-  } else {
-    length = v2Begin(header(), HEADER_CAPACITY, family, source, destination);
-    let t = configFirstTlv(config);
-    for (let i = configTlvCount(config); i > 0; i--) {
-      const next = appendConfiguredTlv(t, length);
-      if (next < 0) omitted++;
-      else length = next;
-      t = tlvNext(t);
-    }
-    length = v2Finish(header(), HEADER_CAPACITY, length, configCrc32c(config));
-  }
-  if (family == FAM_UNSPEC) count(LOCAL_FALLBACKS, 1);
-  if (omitted > 0) count(TLVS_OMITTED, <u64>omitted);
-
-  const status = prependDownstreamData(header(), length);
+  const status = prependDownstreamData(headerBytes, header.length);
   if (status != STATUS_OK) {
-    contextLine(contextId);
-    lineTextU64(utf8(": prepend failed, status "), status);
-    logLine(LOG_WARN);
-    return ACTION_CONTINUE;
+    closeOnError(contextId, size, "the prepend failed, status ", status);
+    return ACTION_PAUSE;
   }
-  count(HEADERS_WRITTEN, 1);
+  pending.remove(contextId);
+  count(Counter.HeadersWritten, 1);
   if (debugEnabled()) {
     contextLine(contextId);
-    lineTextU64(utf8(": prepended "), <u64>length);
-    lineTextU64(utf8(" bytes, PROXY v"), <u64>version);
-    lineText(utf8(" family 0x"));
-    lineByte(hexDigit(family >> 4));
-    lineByte(hexDigit(family & 15));
-    if (omitted > 0) {
-      lineTextU64(utf8(", "), <u64>omitted);
-      lineText(utf8(" TLV(s) left out"));
+    lineTextU64(": prepended ", <u64>header.length);
+    lineTextU64(" bytes, PROXY v", <u64>config.version);
+    lineText(" family 0x");
+    lineByte(hexDigit(header.family >> 4));
+    lineByte(hexDigit(header.family & 0xf));
+    if (header.omitted > 0) {
+      lineTextU64(", ", <u64>header.omitted);
+      lineText(" TLV(s) left out");
     }
     logLine(LOG_DEBUG);
   }
   return ACTION_CONTINUE;
 }
 
+// ---- closing -------------------------------------------------------------------
+
 /**
- * Drains the client's data so that no byte reaches the upstream without a
- * header, then asks Envoy to close. Envoy runs the close after this callback
- * returns (context.cc closeStream → connection().close(FlushWrite)), and the
- * network FilterManagerImpl::onContinueReading stops the filter chain once the
- * connection is no longer Open, so tcp_proxy never forwards this data.
+ * Drains the client's data (unless `size` is NO_DATA) so that no byte reaches
+ * the upstream, asks Envoy to close, and remembers the connection as closed.
+ * Envoy runs the close after this callback returns (context.cc closeStream →
+ * connection().close(FlushWrite)); FilterManagerImpl::onContinueReading stops
+ * the filter chain once the connection is no longer Open, and the filter's
+ * StopIteration stops it anyway. Returns the close's status.
  */
-function closeByPolicy(contextId: u32, size: i32, why: Text): void {
-  drainDownstreamData(size);
-  closeDownstream();
-  count(CLOSED_BY_POLICY, 1);
-  if (debugEnabled()) {
+function close(contextId: u32, size: i32): u32 {
+  if (size != NO_DATA) drainDownstreamData(size);
+  const status = closeDownstream();
+  pending.remove(contextId);
+  paused.remove(contextId);
+  closed.put(contextId, CLOSED);
+  return status;
+}
+
+/** Closes a connection the configuration says must not go on (counted in ppv2.closed_by_policy). */
+function closeByPolicy(contextId: u32, size: i32, why: string): void {
+  const status = close(contextId, size);
+  count(Counter.ClosedByPolicy, 1);
+  if (status != STATUS_OK) {
+    count(Counter.ClosedOnError, 1);
     contextLine(contextId);
-    lineText(utf8(": closed by policy: "));
+    lineText(": closed by policy (");
+    lineText(why);
+    lineTextU64("), but the close failed, status ", status);
+    logLine(LOG_WARN);
+  } else if (debugEnabled()) {
+    contextLine(contextId);
+    lineText(": closed by policy: ");
     lineText(why);
     logLine(LOG_DEBUG);
   }
 }
 
-const VERDICT_NONE: i32 = 0;
-const VERDICT_PREFIX: i32 = 1;
-const VERDICT_HEADER: i32 = 2;
-const V2_SIGNATURE_LENGTH: i32 = 12;
+/** Closes a connection whose header cannot be written (counted in ppv2.closed_on_error); `status` is the failed call's, or NO_STATUS. */
+function closeOnError(contextId: u32, size: i32, why: string, status: i64): void {
+  const closeStatus = close(contextId, size);
+  count(Counter.ClosedOnError, 1);
+  contextLine(contextId);
+  lineText(": closed on error: ");
+  lineText(why);
+  if (status != NO_STATUS) lineU64(<u64>status);
+  if (closeStatus != STATUS_OK) lineTextU64("; the close failed too, status ", closeStatus);
+  logLine(LOG_WARN);
+}
+
+// ---- a client's own PROXY header -------------------------------------------------
+
+enum ClientHeader {
+  /** The data does not start with a PROXY signature. */
+  None,
+  /** It is the start of one, long enough to mean it: wait for more. */
+  Prefix,
+  /** It starts with a whole signature. */
+  Signature,
+}
+
+const PROXY_V1_SIGNATURE = "PROXY ";
+
+/**
+ * Fewer bytes than this never pause the connection, even when they begin a
+ * signature. A SIP keep-alive (RFC 5626 section 4.4.1: CRLF, or CRLFCRLF) is at
+ * most 4 bytes and matches the start of the v2 signature; the v2 signature's
+ * fifth byte is a NUL, which no text protocol sends, and "PROXY" is the v1
+ * keyword whole.
+ */
+const CLIENT_HEADER_MIN_PREFIX: i32 = 5;
+
+/**
+ * A connection paused on a signature prefix is closed by policy at the second
+ * tick of its root after it paused (after one to two tick periods), so that a
+ * client cannot hold it open by sending a prefix and nothing more.
+ */
+const CLIENT_HEADER_WAIT_TICKS: u32 = 2;
 
 /** Does the client's data start with a PROXY v1 ("PROXY ") or v2 signature? */
-function clientHeaderVerdict(size: i32): i32 {
-  const want = size < V2_SIGNATURE_LENGTH ? size : V2_SIGNATURE_LENGTH;
-  if (want <= 0) return VERDICT_PREFIX;
-  if (peekDownstreamData(want) != STATUS_OK) return VERDICT_NONE;
-  const n = valueLen < want ? valueLen : want;
-  const v1 = matchPrefix(valuePtr, n, utf8("PROXY "));
-  const v2 = matchPrefix(valuePtr, n, utf8("\r\n\r\n\0\r\nQUIT\n"));
-  if (v1 == VERDICT_HEADER || v2 == VERDICT_HEADER) return VERDICT_HEADER;
-  if (v1 == VERDICT_PREFIX || v2 == VERDICT_PREFIX) return VERDICT_PREFIX;
-  return VERDICT_NONE;
+function clientHeaderVerdict(size: i32): ClientHeader {
+  const want = size < PP2_SIGNATURE_LENGTH ? size : PP2_SIGNATURE_LENGTH;
+  if (want <= 0) return ClientHeader.None;
+  const data = peekDownstreamData(want);
+  if (data === null) return ClientHeader.None;
+  const n = data.length < want ? data.length : want;
+  const v1 = matchV1(data.ptr, n);
+  const v2 = matchV2(data.ptr, n);
+  if (v1 == ClientHeader.Signature || v2 == ClientHeader.Signature) return ClientHeader.Signature;
+  if (n < CLIENT_HEADER_MIN_PREFIX) return ClientHeader.None;
+  if (v1 == ClientHeader.Prefix || v2 == ClientHeader.Prefix) return ClientHeader.Prefix;
+  return ClientHeader.None;
 }
 
-function matchPrefix(p: usize, n: i32, signature: Text): i32 {
-  const m = textLength(signature);
-  const k = n < m ? n : m;
-  for (let i = 0; i < k; i++) {
-    if (load<u8>(p + <usize>i) != load<u8>(textBytes(signature) + <usize>i)) return VERDICT_NONE;
+function matchV1(p: usize, n: i32): ClientHeader {
+  const m = PROXY_V1_SIGNATURE.length;
+  for (let i = 0; i < n && i < m; i++) {
+    if (<i32>load<u8>(p + <usize>i) != PROXY_V1_SIGNATURE.charCodeAt(i)) return ClientHeader.None;
   }
-  return n >= m ? VERDICT_HEADER : VERDICT_PREFIX;
+  return n >= m ? ClientHeader.Signature : ClientHeader.Prefix;
 }
 
-// Connection id digits, TLS version and CN in the first 256 bytes; the SSL
-// TLV's 5 fixed bytes (client, verify) after them.
-const scratchValue = memory.data(256 + 5, 8);
+function matchV2(p: usize, n: i32): ClientHeader {
+  for (let i = 0; i < n && i < PP2_SIGNATURE_LENGTH; i++) {
+    if (load<u8>(p + <usize>i) != load<u8>(PP2_SIGNATURE + <usize>i)) return ClientHeader.None;
+  }
+  return n >= PP2_SIGNATURE_LENGTH ? ClientHeader.Signature : ClientHeader.Prefix;
+}
+
+// ---- the tick ---------------------------------------------------------------------
+
+/** Connections closed per tick at most; any others wait for the next tick. */
+const MAX_CLOSES_PER_TICK: i32 = 64;
+const toClose = memory.data(MAX_CLOSES_PER_TICK * sizeof<u32>(), 4);
 
 /**
- * Appends one configured TLV at `off`. Returns the new end, or -1 when a
- * dynamic value is missing, empty, too long for its type, or would not fit in
- * front of the bytes reserved for the static TLVs and CRC that follow it.
+ * proxy_on_tick of root `rootId` (whose tick count is `ticks`): closes its
+ * connections that paused too long on a signature prefix, then lets the
+ * tables give memory back after a flood.
  */
-function appendConfiguredTlv(t: usize, off: i32): i32 {
-  const source = tlvSource(t);
-  const type = tlvType(t);
-  if (source == SOURCE_STATIC) {
-    return v2AppendTlv(header(), HEADER_CAPACITY, off, type, tlvData(t), tlvDataLength(t));
+export function onRootTick(rootId: u32, ticks: u32): void {
+  if (paused.count > 0) {
+    let n = 0;
+    for (let i: u32 = 0; i < paused.capacity && n < MAX_CLOSES_PER_TICK; i++) {
+      const id = paused.keyAt(i);
+      if (id == 0 || pending.get(id) != rootId) continue;
+      if (ticks - paused.valueAt(i) < CLIENT_HEADER_WAIT_TICKS) continue;
+      store<u32>(toClose + <usize>n * sizeof<u32>(), id);
+      n++;
+    }
+    for (let k = 0; k < n; k++) {
+      const id = load<u32>(toClose + <usize>k * sizeof<u32>());
+      // Act on the stream from the root's tick (cpp-host exports.cc set_effective_context).
+      if (setEffectiveContext(id) == STATUS_OK) {
+        closeByPolicy(id, NO_DATA, "an incomplete PROXY signature, then nothing");
+      } else {
+        onConnectionDeleted(id); // the host no longer knows it
+      }
+    }
+    if (n > 0) setEffectiveContext(rootId);
   }
-  const room = HEADER_CAPACITY - tlvReserveAfter(t); // end offset this TLV must not pass
-  if (source == SOURCE_SSL) return appendSsl(off, room);
-  let status: u32;
-  if (source == SOURCE_PROPERTY) status = getProperty(tlvData(t), tlvDataLength(t));
-  else if (source == SOURCE_SNI) status = getPropertyPath(utf8("connection\0requested_server_name"));
-  else status = getPropertyPath(utf8("connection_id"));
-  if (status != STATUS_OK || valueLen <= 0) return -1;
-  let ptr = valuePtr;
-  let len = valueLen;
-  if (source == SOURCE_CONNECTION_ID) {
-    // Envoy serializes the uint64 id as 8 bytes little-endian; we send it as
-    // decimal ASCII, which is what a log line or haproxy's fc_pp_unique_id shows.
-    if (len != 8) return -1;
-    len = writeDecimal(load<u64>(ptr), scratchValue);
-    ptr = scratchValue;
-  }
-  if (!tlvValueValid(type, ptr, len)) return -1; // e.g. an AUTHORITY that is not UTF-8
-  return v2AppendTlv(header(), room, off, type, ptr, len);
-}
-
-
-const VERSION_MAX: i32 = 64;
-const CN_MAX: i32 = 192;
-
-/**
- * PP2_TYPE_SSL (haproxy doc 2.2.6) from what Envoy exposes for a downstream TLS
- * connection (filters/common/expr/context.cc): connection.tls_version,
- * connection.mtls and connection.subject_peer_certificate. Envoy has no
- * attribute for the cipher, signature or key algorithm, so those sub-TLVs are
- * not sent. No TLS (tls_version NotFound) leaves the TLV out.
- */
-function appendSsl(off: i32, room: i32): i32 {
-  if (getPropertyPath(utf8("connection\0tls_version")) != STATUS_OK || valueLen <= 0) return -1;
-  const versionLen = valueLen < VERSION_MAX ? valueLen : VERSION_MAX;
-  if (!tlvValueValid(PP2_SUBTYPE_SSL_VERSION, valuePtr, versionLen)) return -1;
-  memory.copy(scratchValue, valuePtr, <usize>versionLen);
-  const mtls = getPropertyPath(utf8("connection\0mtls")) == STATUS_OK && valueLen >= 1 && load<u8>(valuePtr) != 0;
-  let cnLen = -1;
-  if (mtls && getPropertyPath(utf8("connection\0subject_peer_certificate")) == STATUS_OK) {
-    cnLen = commonName(valuePtr, valueLen, scratchValue + <usize>VERSION_MAX, CN_MAX);
-    if (cnLen > 0 && !tlvValueValid(PP2_SUBTYPE_SSL_CN, scratchValue + <usize>VERSION_MAX, cnLen)) cnLen = -1;
-  }
-  const fixed = scratchValue + 256;
-  // client: SSL, plus CERT_CONN when a client certificate was presented on this
-  // connection. verify: 0 only when a certificate was presented and accepted
-  // (Envoy's handshake rejects an unverified one unless configured not to).
-  store<u8>(fixed, PP2_CLIENT_SSL | (mtls ? PP2_CLIENT_CERT_CONN : 0));
-  store<u32>(fixed + 1, mtls ? 0 : bswap<u32>(1));
-  const start = off;
-  let p = v2BeginTlv(header(), room, off, PP2_TYPE_SSL);
-  if (p >= 0) p = v2AppendBytes(header(), room, p, fixed, 5);
-  if (p >= 0) p = v2AppendTlv(header(), room, p, PP2_SUBTYPE_SSL_VERSION, scratchValue, versionLen);
-  if (p >= 0 && cnLen > 0) p = v2AppendTlv(header(), room, p, PP2_SUBTYPE_SSL_CN, scratchValue + <usize>VERSION_MAX, cnLen);
-  if (p < 0) return -1;
-  v2EndTlv(header(), start, p);
-  return p;
+  pending.shrink();
+  paused.shrink();
+  closed.shrink();
 }

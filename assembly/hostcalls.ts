@@ -1,7 +1,7 @@
-// Host calls wrapped and named for what they do. Every wrapper returns the
-// proxy_status_t and never throws; the expected NotFound of a missing property
-// is a status, not an error. Values the host returns are valid until the next
-// wrapper call (see abi/memory.ts).
+// Host calls wrapped and named for what they do. Nothing here throws. A value
+// the host returns comes back from the call that read it, as a Bytes record, or
+// null when there is none (the expected NotFound of a missing property, or any
+// other status); it stays valid until releaseHostValues() (abi/memory.ts).
 
 import {
   proxy_close_stream,
@@ -12,17 +12,16 @@ import {
   proxy_increment_metric,
   proxy_log,
   proxy_set_buffer_bytes,
+  proxy_set_effective_context,
   proxy_set_tick_period_milliseconds,
 } from "./abi/imports";
-import { releaseHostValues } from "./abi/memory";
-import { Text, lineLen, linePtr, textBytes, textLength } from "./bytes";
+import { allocateHostValue } from "./abi/memory";
+import { Bytes, lineLen, linePtr, lineStart, lineText } from "./bytes";
 
 // proxy_status_t
 export const STATUS_OK: u32 = 0;
-export const STATUS_NOT_FOUND: u32 = 1;
 
 // proxy_log_level_t
-export const LOG_TRACE: i32 = 0;
 export const LOG_DEBUG: i32 = 1;
 export const LOG_INFO: i32 = 2;
 export const LOG_WARN: i32 = 3;
@@ -34,56 +33,88 @@ const BUFFER_DOWNSTREAM_DATA: u32 = 2;
 const BUFFER_PLUGIN_CONFIGURATION: u32 = 7;
 const STREAM_DOWNSTREAM: u32 = 2;
 
+// proxy_metric_type_t
 const METRIC_COUNTER: u32 = 0;
 
-const slots = memory.data(8, 4);
-
-/** The value returned by the last successful getProperty/get*Bytes call. */
-export let valuePtr: usize = 0;
-export let valueLen: i32 = 0;
-
-function takeValue(status: u32): u32 {
-  valuePtr = 0;
-  valueLen = 0;
-  if (status != STATUS_OK) return status;
-  const p = <usize>load<u32>(slots);
-  const n = <i32>load<u32>(slots, 4);
-  // A well-behaved host never returns these; treat them as "no value".
-  if (n < 0 || (p == 0 && n != 0)) return STATUS_NOT_FOUND;
-  valuePtr = p;
-  valueLen = n;
-  return STATUS_OK;
-}
-
-/** Reads an attribute by its NUL-separated path (Envoy context.cc getProperty). */
-export function getProperty(pathPtr: usize, pathLen: i32): u32 {
-  releaseHostValues();
-  store<u64>(slots, 0);
-  return takeValue(proxy_get_property(pathPtr, <usize>pathLen, slots, slots + 4));
-}
+/** Where a host call that answers one number writes it. */
+const answer = memory.data(sizeof<u32>(), 4);
 
 /**
- * getProperty for a static path written with its NUL separators, such as
- * utf8("source\0address"): passed to the host as it is. (Turning a dotted name
- * into that form byte by byte before every read was a third of the module's
- * own per-connection time; bench/, section 1.)
+ * A record for the host to fill with a value's pointer and size; null when
+ * there is no memory left for it (the value then counts as missing).
  */
-export function getPropertyPath(path: Text): u32 {
-  return getProperty(textBytes(path), textLength(path));
+function newValueRecord(): Bytes | null {
+  const p = allocateHostValue(offsetof<Bytes>());
+  if (p == 0) return null;
+  const value = changetype<Bytes>(p);
+  value.ptr = 0;
+  value.length = 0;
+  return value;
+}
+
+/** The value behind a filled record, or null when the call failed or the host returned nonsense. */
+function valueOf(status: u32, value: Bytes): Bytes | null {
+  if (status != STATUS_OK) return null;
+  if (value.length < 0 || (value.ptr == 0 && value.length != 0)) return null;
+  return value;
+}
+
+// ---- property paths ----------------------------------------------------------
+
+/** Room for the bytes of every property path the filter names in its source. */
+const PATHS_CAPACITY: usize = 256;
+const paths = memory.data(<i32>PATHS_CAPACITY, 4);
+let pathsUsed: usize = 0;
+
+/**
+ * A property path written as an ASCII string literal with its NUL separators,
+ * such as "source\0address" (Envoy's getProperty splits a path at NULs:
+ * context.cc), turned into bytes once, when the module starts: reading a
+ * property per connection then converts nothing.
+ */
+export function propertyPath(segments: string): Bytes {
+  const n = segments.length;
+  const needed = offsetof<Bytes>() + <usize>n;
+  if (pathsUsed + needed > PATHS_CAPACITY) unreachable(); // a source edit outgrew PATHS_CAPACITY
+  const path = changetype<Bytes>(paths + pathsUsed);
+  path.ptr = paths + pathsUsed + offsetof<Bytes>();
+  path.length = n;
+  for (let i = 0; i < n; i++) store<u8>(path.ptr + <usize>i, <u8>segments.charCodeAt(i));
+  pathsUsed = (pathsUsed + needed + 3) & ~(<usize>3);
+  return path;
+}
+
+// ---- calls -------------------------------------------------------------------
+
+/** Reads an attribute by its NUL-separated path (Envoy context.cc getProperty). */
+export function getProperty(pathPtr: usize, pathLength: i32): Bytes | null {
+  const value = newValueRecord();
+  if (value === null) return null;
+  const where = changetype<usize>(value);
+  const status = proxy_get_property(pathPtr, <usize>pathLength, where + offsetof<Bytes>("ptr"), where + offsetof<Bytes>("length"));
+  return valueOf(status, value);
+}
+
+export function getPropertyAt(path: Bytes): Bytes | null {
+  return getProperty(path.ptr, path.length);
 }
 
 /** The plugin configuration (Envoy `configuration`, Istio `pluginConfig`). */
-export function getPluginConfiguration(size: i32): u32 {
-  releaseHostValues();
-  store<u64>(slots, 0);
-  return takeValue(proxy_get_buffer_bytes(BUFFER_PLUGIN_CONFIGURATION, 0, <usize>size, slots, slots + 4));
+export function getPluginConfiguration(size: i32): Bytes | null {
+  return getBufferBytes(BUFFER_PLUGIN_CONFIGURATION, size);
 }
 
 /** The first `max` bytes of the client's data, without consuming them. */
-export function peekDownstreamData(max: i32): u32 {
-  releaseHostValues();
-  store<u64>(slots, 0);
-  return takeValue(proxy_get_buffer_bytes(BUFFER_DOWNSTREAM_DATA, 0, <usize>max, slots, slots + 4));
+export function peekDownstreamData(max: i32): Bytes | null {
+  return getBufferBytes(BUFFER_DOWNSTREAM_DATA, max);
+}
+
+function getBufferBytes(buffer: u32, max: i32): Bytes | null {
+  const value = newValueRecord();
+  if (value === null) return null;
+  const where = changetype<usize>(value);
+  const status = proxy_get_buffer_bytes(buffer, 0, <usize>max, where + offsetof<Bytes>("ptr"), where + offsetof<Bytes>("length"));
+  return valueOf(status, value);
 }
 
 /** set_buffer_bytes(start 0, length 0) prepends (Envoy context.cc Buffer::copyFrom). */
@@ -96,7 +127,7 @@ export function prependDownstreamData(ptr: usize, len: i32): u32 {
  * adds the (empty) value, so nothing is forwarded (Buffer::copyFrom).
  */
 export function drainDownstreamData(size: i32): u32 {
-  return proxy_set_buffer_bytes(BUFFER_DOWNSTREAM_DATA, 0, <usize>size, slots, 0);
+  return proxy_set_buffer_bytes(BUFFER_DOWNSTREAM_DATA, 0, <usize>size, answer, 0);
 }
 
 /**
@@ -107,6 +138,11 @@ export function closeDownstream(): u32 {
   return proxy_close_stream(STREAM_DOWNSTREAM);
 }
 
+/** Makes the next host calls act on stream `contextId` (from a root context's tick). */
+export function setEffectiveContext(contextId: u32): u32 {
+  return proxy_set_effective_context(contextId);
+}
+
 /** Logs the line buffer (bytes.ts) at `level`. */
 export function logLine(level: i32): void {
   proxy_log(<u32>level, linePtr(), <usize>lineLen());
@@ -114,20 +150,22 @@ export function logLine(level: i32): void {
 
 /** The level in force, or LOG_INFO if the host will not say. */
 export function hostLogLevel(): i32 {
-  store<u32>(slots, LOG_INFO);
-  if (proxy_get_log_level(slots) != STATUS_OK) return LOG_INFO;
-  return <i32>load<u32>(slots);
+  store<u32>(answer, LOG_INFO);
+  if (proxy_get_log_level(answer) != STATUS_OK) return LOG_INFO;
+  return <i32>load<u32>(answer);
 }
 
 export function setTickPeriod(ms: u32): u32 {
   return proxy_set_tick_period_milliseconds(ms);
 }
 
-/** Defines a counter; its id, or -1 on failure. */
-export function defineCounter(name: Text): i64 {
-  store<u32>(slots, 0);
-  if (proxy_define_metric(METRIC_COUNTER, textBytes(name), <usize>textLength(name), slots) != STATUS_OK) return -1;
-  return <i64>load<u32>(slots);
+/** Defines a counter; its id, or -1 on failure. The name goes through the line buffer. */
+export function defineCounter(name: string): i64 {
+  lineStart();
+  lineText(name);
+  store<u32>(answer, 0);
+  if (proxy_define_metric(METRIC_COUNTER, linePtr(), <usize>lineLen(), answer) != STATUS_OK) return -1;
+  return <i64>load<u32>(answer);
 }
 
 export function incrementCounter(id: u32, delta: i64): u32 {

@@ -3,6 +3,8 @@
 import "./abi/abort";
 export {
   proxy_abi_version_0_2_1,
+  proxy_on_memory_allocate,
+  malloc,
   proxy_on_context_create,
   proxy_on_vm_start,
   proxy_on_configure,
@@ -15,9 +17,4 @@ export {
   proxy_on_done,
   proxy_on_log,
   proxy_on_delete,
-  // Last: the compiler lays out static buffers in the order it meets them, and
-  // the 4 KiB scratch arena behind these is best after the small ones (whose
-  // addresses then fit in fewer bytes of code).
-  proxy_on_memory_allocate,
-  malloc,
 } from "./abi/exports";

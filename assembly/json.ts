@@ -1,366 +1,502 @@
-// A small pull reader for JSON (RFC 8259) over raw bytes that reports errors
-// instead of trapping. The AssemblyScript JSON libraries on npm (assemblyscript-json,
-// json-as) abort, which traps the VM, on malformed input; in a proxy that would take
-// down the filter for every connection, so the plugin configuration is read here.
+// A small JSON (RFC 8259) reader over raw bytes that reports errors instead of
+// trapping. The AssemblyScript JSON libraries on npm (assemblyscript-json,
+// json-as) abort, which traps the VM, on malformed input; in a proxy that would
+// take down the filter for every connection, so the plugin configuration is
+// read here.
 //
-// The reader never allocates: strings are validated in place and decoded into a
-// buffer the caller provides. Nesting is bounded (MAX_DEPTH) so hostile input
-// cannot exhaust the wasm stack.
+// Use: validate() the whole document once (it names the first error and its
+// byte), then walk it with peek / beginObject / nextMember / ... which can rely
+// on it being well-formed. A string or number is identified by the offset of
+// its first byte, which the call that read it returns; the functions that look
+// at its value take that offset. The reader never allocates: strings are
+// checked in place and decoded into a buffer the caller provides. Nesting is
+// bounded (MAX_DEPTH) so hostile input cannot exhaust the wasm stack.
 
-import { NO_TEXT, Text, hexValue, textBytes, textLength, textNext, utf8, utf8SequenceAt } from "./bytes";
+import { hexValue, isDecimalDigit, utf8SequenceAt } from "./bytes";
 
-export const J_INVALID: i32 = 0;
-export const J_OBJECT: i32 = 1;
-export const J_ARRAY: i32 = 2;
-export const J_STRING: i32 = 3;
-export const J_NUMBER: i32 = 4;
-export const J_TRUE: i32 = 5;
-export const J_FALSE: i32 = 6;
-export const J_NULL: i32 = 7;
-export const J_END: i32 = 8;
-
-export const MAX_DEPTH: i32 = 32;
-
-let base: usize = 0;
-let end: i32 = 0;
-let pos: i32 = 0;
-
-/** Set when a call returns false: what went wrong and where. */
-export let jsonError: Text = NO_TEXT;
-export let jsonErrorAt: i32 = 0;
-
-/** Raw span of the last string (inside the quotes) and its decoded length. */
-export let strStart: i32 = 0;
-export let strEnd: i32 = 0;
-export let strDecodedLength: i32 = 0;
-
-/** The last number: whether it is written as an integer, and its value if small. */
-export let numIsSmallInteger: bool = false;
-export let numValue: i32 = 0;
-
-export function jsonBegin(ptr: usize, len: i32): void {
-  base = ptr;
-  end = len;
-  pos = 0;
-  jsonError = NO_TEXT;
-  jsonErrorAt = 0;
+export enum JsonKind {
+  Invalid,
+  Object,
+  Array,
+  String,
+  Number,
+  True,
+  False,
+  Null,
+  End,
 }
 
-export function jsonPos(): i32 {
-  return pos;
+const MAX_DEPTH: i32 = 32;
+
+/** What smallIntegerAt gives for a number that is not an integer of at most 9 digits. */
+export const NOT_A_SMALL_INTEGER: i64 = i64.MIN_VALUE;
+
+const TAB: i32 = 0x09;
+const LINE_FEED: i32 = 0x0a;
+const CARRIAGE_RETURN: i32 = 0x0d;
+const SPACE: i32 = 0x20;
+const QUOTE: i32 = 0x22;
+const PLUS: i32 = 0x2b;
+const COMMA: i32 = 0x2c;
+const MINUS: i32 = 0x2d;
+const DOT: i32 = 0x2e;
+const SLASH: i32 = 0x2f;
+const DIGIT_ZERO: i32 = 0x30;
+const COLON: i32 = 0x3a;
+const UPPER_E: i32 = 0x45;
+const LEFT_BRACKET: i32 = 0x5b;
+const BACKSLASH: i32 = 0x5c;
+const RIGHT_BRACKET: i32 = 0x5d;
+const LOWER_B: i32 = 0x62;
+const LOWER_E: i32 = 0x65;
+const LOWER_F: i32 = 0x66;
+const LOWER_N: i32 = 0x6e;
+const LOWER_R: i32 = 0x72;
+const LOWER_T: i32 = 0x74;
+const LOWER_U: i32 = 0x75;
+const LEFT_BRACE: i32 = 0x7b;
+const RIGHT_BRACE: i32 = 0x7d;
+
+const HIGH_SURROGATE_FIRST: i32 = 0xd800;
+const HIGH_SURROGATE_LAST: i32 = 0xdbff;
+const LOW_SURROGATE_FIRST: i32 = 0xdc00;
+const LOW_SURROGATE_LAST: i32 = 0xdfff;
+
+/** Bytes an escape takes after its backslash: `\n`, `\u00e9`, `\ud83d\ude00`. */
+const SHORT_ESCAPE_LENGTH: i32 = 1;
+const UNICODE_ESCAPE_LENGTH: i32 = 5;
+const SURROGATE_PAIR_ESCAPE_LENGTH: i32 = 11;
+
+function isWhitespace(c: i32): bool {
+  return c == SPACE || c == TAB || c == LINE_FEED || c == CARRIAGE_RETURN;
 }
 
-export function jsonPtr(): usize {
-  return base;
+function isHighSurrogate(u: i32): bool {
+  return u >= HIGH_SURROGATE_FIRST && u <= HIGH_SURROGATE_LAST;
 }
 
-function fail(message: Text): bool {
-  if (jsonError == NO_TEXT) {
-    jsonError = message;
-    jsonErrorAt = pos;
+function isLowSurrogate(u: i32): bool {
+  return u >= LOW_SURROGATE_FIRST && u <= LOW_SURROGATE_LAST;
+}
+
+/** The byte a one-letter escape stands for (`\n` is LF), or -1 when the letter is not one. */
+function shortEscape(letter: i32): i32 {
+  switch (letter) {
+    case QUOTE:
+      return QUOTE;
+    case BACKSLASH:
+      return BACKSLASH;
+    case SLASH:
+      return SLASH;
+    case LOWER_B:
+      return 0x08;
+    case LOWER_F:
+      return 0x0c;
+    case LOWER_N:
+      return LINE_FEED;
+    case LOWER_R:
+      return CARRIAGE_RETURN;
+    case LOWER_T:
+      return TAB;
+    default:
+      return -1;
   }
-  return false;
 }
 
-function byteAt(i: i32): i32 {
-  return i < end ? <i32>load<u8>(base + <usize>i) : -1;
-}
-
-export function jsonSkipWs(): void {
-  while (pos < end) {
-    const c = <i32>load<u8>(base + <usize>pos);
-    // Space, tab, LF, CR: bits 0x20, 0x09, 0x0A and 0x0D of the mask.
-    if (c > 0x20 || ((<u64>0x100002600 >> <u64>c) & 1) == 0) break;
-    pos++;
-  }
-}
-
-/** Kind of the next value (after whitespace), without consuming it. */
-export function jsonPeek(): i32 {
-  jsonSkipWs();
-  const c = byteAt(pos);
-  if (c < 0) return J_END;
-  if (isDigit(c)) return J_NUMBER;
-  // The first byte of each kind, at index kind - 1 (J_OBJECT = 1 ... J_NULL = 7).
-  const starts = textBytes(utf8("{[\"-tfn"));
-  for (let k = 0; k < J_NULL; k++) {
-    if (c == <i32>load<u8>(starts + <usize>k)) return k + 1;
-  }
-  return J_INVALID;
-}
-
-function expectByte(c: i32, message: Text): bool {
-  jsonSkipWs();
-  if (byteAt(pos) != c) return fail(message);
-  pos++;
-  return true;
-}
-
-function literal(text: Text): bool {
-  const n = textLength(text);
-  if (pos + n > end) return fail(utf8("truncated literal"));
-  for (let i = 0; i < n; i++) {
-    if (byteAt(pos + i) != <i32>load<u8>(textBytes(text) + <usize>i)) return fail(utf8("invalid literal"));
-  }
-  pos += n;
-  return true;
-}
-
-/** Reads true/false/null at the current position. */
-export function jsonLiteral(): bool {
-  const k = jsonPeek();
-  if (k == J_TRUE) return literal(utf8("true"));
-  if (k == J_FALSE) return literal(utf8("false"));
-  if (k == J_NULL) return literal(utf8("null"));
-  return fail(utf8("expected a literal"));
-}
-
-function isDigit(c: i32): bool {
-  return c >= 0x30 && c <= 0x39;
-}
-
-/** The value of the digits `digits` last consumed (wraps when there are more than 9). */
-let digitsValue: i32 = 0;
-
-/** Consumes a run of decimal digits; returns how many. */
-function digits(): i32 {
-  const start = pos;
-  let v = 0;
-  for (let c = byteAt(pos); isDigit(c); c = byteAt(++pos)) v = v * 10 + (c - 0x30);
-  digitsValue = v;
-  return pos - start;
-}
-
-/** Reads a number with the RFC 8259 grammar. */
-export function jsonNumber(): bool {
-  jsonSkipWs();
-  numIsSmallInteger = false;
-  numValue = 0;
-  const negative = byteAt(pos) == 0x2d;
-  if (negative) pos++;
-  const intStart = pos;
-  let v = 0;
-  if (byteAt(pos) == 0x30) pos++;
-  else if (digits() == 0) return fail(utf8("invalid number"));
-  else v = digitsValue;
-  const intDigits = pos - intStart;
-  let integer = true;
-  if (byteAt(pos) == 0x2e) {
-    integer = false;
-    pos++;
-    if (digits() == 0) return fail(utf8("invalid number"));
-  }
-  if ((byteAt(pos) | 0x20) == 0x65) {
-    integer = false;
-    pos++;
-    const sign = byteAt(pos);
-    if (sign == 0x2b || sign == 0x2d) pos++;
-    if (digits() == 0) return fail(utf8("invalid number"));
-  }
-  if (integer && intDigits <= 9) {
-    numValue = negative ? -v : v;
-    numIsSmallInteger = true;
-  }
-  return true;
-}
-
-function hex4(i: i32): i32 {
-  let v = 0;
-  for (let k = 0; k < 4; k++) {
-    const d = hexValue(byteAt(i + k));
-    if (d < 0) return -1;
-    v = (v << 4) | d;
-  }
-  return v;
-}
-
+/** Bytes the UTF-8 encoding of code point cp takes. */
 function utf8Length(cp: i32): i32 {
-  return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  if (cp < 0x80) return 1;
+  if (cp < 0x800) return 2;
+  if (cp < 0x10000) return 3;
+  return 4;
 }
 
-/**
- * Walks the escape at i (just after the backslash). Returns the code point and
- * sets `escapeLength` to the bytes consumed after the backslash; -1 if invalid.
- */
-let escapeLength: i32 = 0;
-function escapeAt(i: i32): i32 {
-  const c = byteAt(i);
-  escapeLength = 1;
-  // The one-letter escapes: pairs of (letter after the backslash, byte it stands for).
-  const pairs = textBytes(utf8("\"\"\\\\//b\bf\fn\nr\rt\t"));
-  for (let k = 0; k < 16; k += 2) {
-    if (c == <i32>load<u8>(pairs + <usize>k)) return load<u8>(pairs + <usize>k + 1);
+/** Writes code point cp as UTF-8 at dst; returns the bytes written. */
+function writeUtf8(cp: i32, dst: usize): i32 {
+  const n = utf8Length(cp);
+  switch (n) {
+    case 1:
+      store<u8>(dst, <u8>cp);
+      break;
+    case 2:
+      store<u8>(dst, <u8>(0xc0 | (cp >> 6)));
+      store<u8>(dst + 1, <u8>(0x80 | (cp & 0x3f)));
+      break;
+    case 3:
+      store<u8>(dst, <u8>(0xe0 | (cp >> 12)));
+      store<u8>(dst + 1, <u8>(0x80 | ((cp >> 6) & 0x3f)));
+      store<u8>(dst + 2, <u8>(0x80 | (cp & 0x3f)));
+      break;
+    default:
+      store<u8>(dst, <u8>(0xf0 | (cp >> 18)));
+      store<u8>(dst + 1, <u8>(0x80 | ((cp >> 12) & 0x3f)));
+      store<u8>(dst + 2, <u8>(0x80 | ((cp >> 6) & 0x3f)));
+      store<u8>(dst + 3, <u8>(0x80 | (cp & 0x3f)));
   }
-  if (c != 0x75) return -1;
-  const u = hex4(i + 1);
-  if (u < 0) return -1;
-  escapeLength = 5;
-  // u is 0..0xFFFF here, so the top 6 bits tell the surrogate ranges apart.
-  if ((u & 0xfc00) == 0xdc00) return -1; // lone low surrogate
-  if ((u & 0xfc00) != 0xd800) return u;
-  if (byteAt(i + 5) != 0x5c || byteAt(i + 6) != 0x75) return -1;
-  const low = hex4(i + 7); // -1 (invalid) fails the test below too
-  if ((low & 0xfc00) != 0xdc00) return -1;
-  escapeLength = 11;
-  return 0x10000 + ((u - 0xd800) << 10) + (low - 0xdc00);
+  return n;
 }
 
-/** Reads and validates a string; sets strStart/strEnd/strDecodedLength. */
-export function jsonString(): bool {
-  if (!expectByte(0x22, utf8("expected a string"))) return false;
-  strStart = pos;
-  let decoded = 0;
-  while (true) {
-    const c = byteAt(pos);
-    if (c < 0) return fail(utf8("unterminated string"));
-    if (c == 0x22) break;
-    if (c < 0x20) return fail(utf8("control byte in string"));
-    if (c == 0x5c) {
-      const cp = escapeAt(pos + 1);
-      if (cp < 0) return fail(utf8("invalid escape in string"));
-      decoded += utf8Length(cp);
-      pos += 1 + escapeLength;
-    } else {
-      const n = utf8SequenceAt(base + <usize>pos, end - pos);
-      if (n == 0) return fail(utf8("invalid UTF-8 in string"));
-      decoded += n;
-      pos += n;
+@unmanaged
+export class JsonReader {
+  /** The document: `length` bytes at `input`. */
+  input: usize;
+  length: i32;
+  /** Offset of the next byte to read. */
+  pos: i32 = 0;
+  /** After validate() fails: what went wrong (one line) and at which byte. */
+  error: string | null = null;
+  errorAt: i32 = 0;
+
+  constructor(input: usize, length: i32) {
+    this.input = input;
+    this.length = length;
+  }
+
+  /** The byte at offset i, or -1 past the end. */
+  byteAt(i: i32): i32 {
+    return i < this.length ? <i32>load<u8>(this.input + <usize>i) : -1;
+  }
+
+  /** Records the first error (later ones are consequences of it); returns false. */
+  private fail(message: string): bool {
+    if (this.error === null) {
+      this.error = message;
+      this.errorAt = this.pos;
+    }
+    return false;
+  }
+
+  skipWhitespace(): void {
+    while (this.pos < this.length && isWhitespace(this.byteAt(this.pos))) this.pos++;
+  }
+
+  /** Kind of the next value (after whitespace), without consuming it. */
+  peek(): JsonKind {
+    this.skipWhitespace();
+    const c = this.byteAt(this.pos);
+    if (c < 0) return JsonKind.End;
+    if (isDecimalDigit(c)) return JsonKind.Number;
+    switch (c) {
+      case LEFT_BRACE:
+        return JsonKind.Object;
+      case LEFT_BRACKET:
+        return JsonKind.Array;
+      case QUOTE:
+        return JsonKind.String;
+      case MINUS:
+        return JsonKind.Number;
+      case LOWER_T:
+        return JsonKind.True;
+      case LOWER_F:
+        return JsonKind.False;
+      case LOWER_N:
+        return JsonKind.Null;
+      default:
+        return JsonKind.Invalid;
     }
   }
-  strEnd = pos;
-  strDecodedLength = decoded;
-  pos++;
-  return true;
-}
 
-/** Decodes the last string into dst (strDecodedLength bytes). */
-export function jsonDecodeString(dst: usize): void {
-  let i = strStart;
-  while (i < strEnd) {
-    let cp = byteAt(i);
-    let n = 1;
-    if (cp == 0x5c) {
-      cp = escapeAt(i + 1);
-      i += escapeLength;
-      n = utf8Length(cp);
-    }
-    i++;
-    // UTF-8: continuation bytes from the last one back, then the lead byte
-    // (0xC0, 0xE0 or 0xF0 for 2, 3 or 4 bytes: the low byte of 0xF00 >> n).
-    for (let k = n - 1; k > 0; k--) {
-      store<u8>(dst + <usize>k, <u8>(0x80 | (cp & 0x3f)));
-      cp >>= 6;
-    }
-    store<u8>(dst, <u8>(n > 1 ? (0xf00 >> n) | cp : cp));
-    dst += <usize>n;
+  // ---- validation --------------------------------------------------------
+
+  /** Checks that the input is exactly one JSON value (plus whitespace); rewinds to the start. */
+  validate(): bool {
+    this.pos = 0;
+    if (!this.checkValue(0)) return false;
+    this.skipWhitespace();
+    if (this.pos != this.length) return this.fail("data after the value");
+    this.pos = 0;
+    return true;
   }
-}
 
-/** Consumes '{'. Then call jsonNextMember until it returns 0. */
-export function jsonObjectStart(): bool {
-  return expectByte(0x7b, utf8("expected an object"));
-}
-
-/**
- * Moves to the next member: 1 when a key was read (its span is the last
- * string) and the ':' consumed, 0 at '}', -1 on error.
- */
-export function jsonNextMember(first: bool): i32 {
-  const r = nextItem(first, 0x7d, utf8("expected ',' or '}'"));
-  if (r <= 0) return r;
-  if (jsonPeek() != J_STRING) {
-    fail(utf8("expected a key"));
-    return -1;
-  }
-  if (!jsonString()) return -1;
-  return expectByte(0x3a, utf8("expected ':'")) ? 1 : -1;
-}
-
-export function jsonArrayStart(): bool {
-  return expectByte(0x5b, utf8("expected an array"));
-}
-
-/** 1 when an element follows, 0 at ']', -1 on error. */
-export function jsonNextElement(first: bool): i32 {
-  return nextItem(first, 0x5d, utf8("expected ',' or ']'"));
-}
-
-/**
- * 0 at `close` (consumed); otherwise 1 once the ',' before every item but the
- * first is consumed, -1 (and `message`) when it is missing.
- */
-function nextItem(first: bool, close: i32, message: Text): i32 {
-  jsonSkipWs();
-  if (byteAt(pos) == close) {
-    pos++;
-    return 0;
-  }
-  return first || expectByte(0x2c, message) ? 1 : -1;
-}
-
-/** Skips one value of any kind, validating it. */
-export function jsonSkipValue(depth: i32): bool {
-  if (depth > MAX_DEPTH) return fail(utf8("nested deeper than 32"));
-  const k = jsonPeek();
-  if (k == J_OBJECT || k == J_ARRAY) {
-    pos++; // the '{' or '[' jsonPeek saw
-    for (let first = true; ; first = false) {
-      const r = k == J_OBJECT ? jsonNextMember(first) : jsonNextElement(first);
-      if (r <= 0) return r == 0;
-      if (!jsonSkipValue(depth + 1)) return false;
+  private checkValue(depth: i32): bool {
+    if (depth > MAX_DEPTH) return this.fail("nested deeper than 32");
+    const kind = this.peek();
+    switch (kind) {
+      case JsonKind.Object:
+      case JsonKind.Array:
+        return this.checkContainer(kind, depth);
+      case JsonKind.String:
+        return this.checkString();
+      case JsonKind.Number:
+        return this.checkNumber();
+      case JsonKind.True:
+        return this.checkLiteral("true");
+      case JsonKind.False:
+        return this.checkLiteral("false");
+      case JsonKind.Null:
+        return this.checkLiteral("null");
+      case JsonKind.End:
+        return this.fail("unexpected end of input");
+      default:
+        return this.fail("unexpected character");
     }
   }
-  if (k == J_STRING) return jsonString();
-  if (k == J_NUMBER) return jsonNumber();
-  if (k == J_TRUE || k == J_FALSE || k == J_NULL) return jsonLiteral();
-  if (k == J_END) return fail(utf8("unexpected end of input"));
-  return fail(utf8("unexpected character"));
-}
 
-/** Validates that the input is exactly one JSON value (plus whitespace). */
-export function jsonValidateDocument(): bool {
-  pos = 0;
-  if (!jsonSkipValue(0)) return false;
-  jsonSkipWs();
-  if (pos != end) return fail(utf8("data after the value"));
-  pos = 0;
-  return true;
-}
-
-/** True when the last string decodes to the ASCII text `s` (keys and enums). */
-export function jsonStringIs(s: Text): bool {
-  const n = textLength(s);
-  if (strDecodedLength != n) return false;
-  // Keys we compare against are plain ASCII; an escaped key is compared decoded.
-  let i = strStart;
-  for (let k = 0; k < n; k++) {
-    let c = byteAt(i);
-    if (c == 0x5c) {
-      c = escapeAt(i + 1);
-      i += 1 + escapeLength;
-    } else {
-      i++;
+  private checkContainer(kind: JsonKind, depth: i32): bool {
+    const isObject = kind == JsonKind.Object;
+    const close = isObject ? RIGHT_BRACE : RIGHT_BRACKET;
+    this.pos++; // the '{' or '[' peek saw
+    this.skipWhitespace();
+    let first = true;
+    while (this.byteAt(this.pos) != close) {
+      if (!first && !this.expectByte(COMMA, isObject ? "expected ',' or '}'" : "expected ',' or ']'")) return false;
+      first = false;
+      if (isObject) {
+        if (this.peek() != JsonKind.String) return this.fail("expected a key");
+        if (!this.checkString()) return false;
+        if (!this.expectByte(COLON, "expected ':'")) return false;
+      }
+      if (!this.checkValue(depth + 1)) return false;
+      this.skipWhitespace();
     }
-    if (c != <i32>load<u8>(textBytes(s) + <usize>k)) return false;
+    this.pos++;
+    return true;
   }
-  return true;
-}
 
-/** The entry of a utf8List that jsonStringIndex last matched. */
-export let jsonMatched: Text = NO_TEXT;
+  private expectByte(c: i32, message: string): bool {
+    this.skipWhitespace();
+    if (this.byteAt(this.pos) != c) return this.fail(message);
+    this.pos++;
+    return true;
+  }
 
-/** Index of the last string in a utf8List (entry set as jsonMatched), or -1. */
-export function jsonStringIndex(list: Text): i32 {
-  for (let i = 0; textLength(list) != 0; i++, list = textNext(list)) {
-    if (jsonStringIs(list)) {
-      jsonMatched = list;
-      return i;
+  private checkLiteral(text: string): bool {
+    const n = text.length;
+    if (this.pos + n > this.length) return this.fail("truncated literal");
+    for (let i = 0; i < n; i++) {
+      if (this.byteAt(this.pos + i) != text.charCodeAt(i)) return this.fail("invalid literal");
+    }
+    this.pos += n;
+    return true;
+  }
+
+  /** Consumes a run of decimal digits; returns how many. */
+  private digits(): i32 {
+    const start = this.pos;
+    while (isDecimalDigit(this.byteAt(this.pos))) this.pos++;
+    return this.pos - start;
+  }
+
+  /** A number with the RFC 8259 grammar: -? int frac? exp?. */
+  private checkNumber(): bool {
+    if (this.byteAt(this.pos) == MINUS) this.pos++;
+    if (this.byteAt(this.pos) == DIGIT_ZERO) this.pos++;
+    else if (this.digits() == 0) return this.fail("invalid number");
+    if (this.byteAt(this.pos) == DOT) {
+      this.pos++;
+      if (this.digits() == 0) return this.fail("invalid number");
+    }
+    const e = this.byteAt(this.pos);
+    if (e == LOWER_E || e == UPPER_E) {
+      this.pos++;
+      const sign = this.byteAt(this.pos);
+      if (sign == PLUS || sign == MINUS) this.pos++;
+      if (this.digits() == 0) return this.fail("invalid number");
+    }
+    return true;
+  }
+
+  private checkString(): bool {
+    if (!this.expectByte(QUOTE, "expected a string")) return false;
+    while (true) {
+      const c = this.byteAt(this.pos);
+      if (c < 0) return this.fail("unterminated string");
+      if (c == QUOTE) break;
+      if (c < 0x20) return this.fail("control byte in string");
+      if (c == BACKSLASH) {
+        const cp = this.escapeAt(this.pos + 1);
+        if (cp < 0) return this.fail("invalid escape in string");
+        this.pos += 1 + this.escapeLength(this.pos + 1, cp);
+      } else {
+        const n = utf8SequenceAt(this.input + <usize>this.pos, this.length - this.pos);
+        if (n == 0) return this.fail("invalid UTF-8 in string");
+        this.pos += n;
+      }
+    }
+    this.pos++;
+    return true;
+  }
+
+  // ---- escapes -----------------------------------------------------------
+
+  /** The four hex digits at i as a number, or -1. */
+  private hex4(i: i32): i32 {
+    let v = 0;
+    for (let k = 0; k < 4; k++) {
+      const d = hexValue(this.byteAt(i + k));
+      if (d < 0) return -1;
+      v = (v << 4) | d;
+    }
+    return v;
+  }
+
+  /** The code point of the escape at i (just after its backslash), or -1 when it is invalid. */
+  escapeAt(i: i32): i32 {
+    const letter = this.byteAt(i);
+    if (letter != LOWER_U) return shortEscape(letter);
+    const u = this.hex4(i + 1);
+    if (u < 0 || isLowSurrogate(u)) return -1; // a low surrogate must follow a high one
+    if (!isHighSurrogate(u)) return u;
+    if (this.byteAt(i + 5) != BACKSLASH || this.byteAt(i + 6) != LOWER_U) return -1;
+    const low = this.hex4(i + 7);
+    if (!isLowSurrogate(low)) return -1;
+    return 0x10000 + ((u - HIGH_SURROGATE_FIRST) << 10) + (low - LOW_SURROGATE_FIRST);
+  }
+
+  /** Bytes after the backslash that the valid escape at i, standing for cp, takes. */
+  escapeLength(i: i32, cp: i32): i32 {
+    if (this.byteAt(i) != LOWER_U) return SHORT_ESCAPE_LENGTH;
+    return cp >= 0x10000 ? SURROGATE_PAIR_ESCAPE_LENGTH : UNICODE_ESCAPE_LENGTH;
+  }
+
+  // ---- walking a validated document ---------------------------------------
+
+  /** Consumes the '{' of an object. Then call nextMember until it returns -1. */
+  beginObject(): void {
+    this.skipWhitespace();
+    this.pos++;
+  }
+
+  /**
+   * Moves to the next member: returns the offset of its key (a string, read as
+   * by readString) with the ':' consumed, or -1 at the '}' (consumed).
+   */
+  nextMember(first: bool): i32 {
+    if (!this.nextItem(first, RIGHT_BRACE)) return -1;
+    const key = this.readString();
+    this.skipWhitespace();
+    this.pos++; // ':'
+    return key;
+  }
+
+  /** Consumes the '[' of an array. Then call nextElement until it returns false. */
+  beginArray(): void {
+    this.skipWhitespace();
+    this.pos++;
+  }
+
+  /** True when an element follows; false at the ']' (consumed). */
+  nextElement(first: bool): bool {
+    return this.nextItem(first, RIGHT_BRACKET);
+  }
+
+  /** False at `close` (consumed); otherwise true once the ',' before every item but the first is consumed. */
+  private nextItem(first: bool, close: i32): bool {
+    this.skipWhitespace();
+    if (this.byteAt(this.pos) == close) {
+      this.pos++;
+      return false;
+    }
+    if (!first) this.pos++; // ','
+    this.skipWhitespace();
+    return true;
+  }
+
+  /** Consumes one value of any kind; returns the offset where it starts. */
+  skipValue(): i32 {
+    this.skipWhitespace();
+    const start = this.pos;
+    this.checkValue(0);
+    return start;
+  }
+
+  /** Consumes a string; returns its offset (the opening quote). */
+  readString(): i32 {
+    return this.skipValue();
+  }
+
+  /** Consumes a number; returns its offset. */
+  readNumber(): i32 {
+    return this.skipValue();
+  }
+
+  /** Consumes true, false or null. */
+  readLiteral(): void {
+    this.skipValue();
+  }
+
+  /** The offset just past the value that starts at `start` (for quoting it). */
+  valueEnd(start: i32): i32 {
+    const saved = this.pos;
+    this.pos = start;
+    this.checkValue(0);
+    const end = this.pos;
+    this.pos = saved;
+    return end;
+  }
+
+  // ---- values of strings and numbers ---------------------------------------
+
+  /** Bytes the string at `at` decodes to. */
+  decodedLength(at: i32): i32 {
+    let n = 0;
+    let i = at + 1;
+    while (true) {
+      const c = this.byteAt(i);
+      if (c == QUOTE) return n;
+      if (c == BACKSLASH) {
+        const cp = this.escapeAt(i + 1);
+        n += utf8Length(cp);
+        i += 1 + this.escapeLength(i + 1, cp);
+      } else {
+        n++;
+        i++;
+      }
     }
   }
-  return -1;
-}
 
-/** Moves the reader to byte `at` of the same input (a value start recorded earlier). */
-export function jsonBeginAt(at: i32): void {
-  pos = at < 0 ? 0 : at > end ? end : at;
+  /** Decodes the string at `at` into dst (decodedLength(at) bytes). */
+  decodeString(at: i32, dst: usize): void {
+    let i = at + 1;
+    while (true) {
+      const c = this.byteAt(i);
+      if (c == QUOTE) return;
+      if (c == BACKSLASH) {
+        const cp = this.escapeAt(i + 1);
+        dst += <usize>writeUtf8(cp, dst);
+        i += 1 + this.escapeLength(i + 1, cp);
+      } else {
+        store<u8>(dst, <u8>c); // raw UTF-8 is copied as it is
+        dst++;
+        i++;
+      }
+    }
+  }
+
+  /** Whether the string at `at` decodes to the ASCII text `s` (keys and enum values). */
+  stringEquals(at: i32, s: string): bool {
+    let i = at + 1;
+    for (let k = 0, n = s.length; k < n; k++) {
+      let c = this.byteAt(i);
+      if (c == QUOTE) return false;
+      if (c == BACKSLASH) {
+        const cp = this.escapeAt(i + 1);
+        i += 1 + this.escapeLength(i + 1, cp);
+        c = cp;
+      } else {
+        i++;
+      }
+      if (c != s.charCodeAt(k)) return false;
+    }
+    return this.byteAt(i) == QUOTE;
+  }
+
+  /**
+   * The value of the number at `at` when it is written as an integer of at most
+   * 9 digits (no fraction, no exponent), else NOT_A_SMALL_INTEGER.
+   */
+  smallIntegerAt(at: i32): i64 {
+    let i = at;
+    const negative = this.byteAt(i) == MINUS;
+    if (negative) i++;
+    let v: i64 = 0;
+    let digits = 0;
+    for (let c = this.byteAt(i); isDecimalDigit(c); c = this.byteAt(++i)) {
+      v = v * 10 + <i64>(c - DIGIT_ZERO);
+      digits++;
+    }
+    const next = this.byteAt(i);
+    if (digits > 9 || next == DOT || next == LOWER_E || next == UPPER_E) return NOT_A_SMALL_INTEGER;
+    return negative ? -v : v;
+  }
 }

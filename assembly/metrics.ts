@@ -1,50 +1,69 @@
-// Counters live in wasm memory and reach Envoy's stats from proxy_on_tick, so
-// the data path never makes a metric host call. Envoy shows them as
-// wasmcustom.<name>; they lag by at most one tick period (TICK_PERIOD_MS).
+// Counters live in wasm memory and reach Envoy's stats from proxy_on_tick (and
+// from the root context's proxy_on_done), so the data path never makes a metric
+// host call. Envoy shows them as wasmcustom.<name>; they lag by at most one tick
+// period (TICK_PERIOD_MS). docs/ARCHITECTURE.md lists what each one counts.
 
-import { defineCounter, incrementCounter } from "./hostcalls";
-import { textNext, utf8List } from "./bytes";
+import { defineCounter, incrementCounter, STATUS_OK } from "./hostcalls";
 
-export const HEADERS_WRITTEN: i32 = 0;
-export const LOCAL_FALLBACKS: i32 = 1;
-export const CLOSED_BY_POLICY: i32 = 2;
-export const TLVS_OMITTED: i32 = 3;
-const COUNTERS: i32 = 4;
+export enum Counter {
+  HeadersWritten,
+  LocalFallbacks,
+  ClosedByPolicy,
+  TlvsOmitted,
+  ClosedOnError,
+}
+const COUNTERS: i32 = 5;
+
+/** The metric name of each counter. */
+function counterName(counter: Counter): string {
+  switch (counter) {
+    case Counter.HeadersWritten:
+      return "ppv2.headers_written";
+    case Counter.LocalFallbacks:
+      return "ppv2.local_fallbacks";
+    case Counter.ClosedByPolicy:
+      return "ppv2.closed_by_policy";
+    case Counter.TlvsOmitted:
+      return "ppv2.tlvs_omitted";
+    default:
+      return "ppv2.closed_on_error";
+  }
+}
 
 /** How often proxy_on_tick flushes counters and refreshes the log level. */
 export const TICK_PERIOD_MS: u32 = 1000;
 
-const pending = memory.data(COUNTERS * 8, 8); // u64 deltas not yet flushed
-const ids = memory.data(COUNTERS * 8, 8); // i64 metric ids, -1 when undefined
+/** Per counter: the u64 increments not yet flushed, and the i64 metric id (-1 when undefined). */
+const pending = memory.data(COUNTERS * sizeof<u64>(), 8);
+const ids = memory.data(COUNTERS * sizeof<i64>(), 8);
 let defined = false;
 
-export function count(which: i32, n: u64): void {
-  const p = pending + (<usize>which << 3);
-  store<u64>(p, load<u64>(p) + n);
+function pendingAt(counter: Counter): usize {
+  return pending + <usize>counter * sizeof<u64>();
 }
 
-/** Not yet flushed (tests). */
-export function pendingCount(which: i32): u64 {
-  return load<u64>(pending + (<usize>which << 3));
+function idAt(counter: Counter): usize {
+  return ids + <usize>counter * sizeof<i64>();
+}
+
+export function count(counter: Counter, n: u64): void {
+  store<u64>(pendingAt(counter), load<u64>(pendingAt(counter)) + n);
 }
 
 /** Defines the counters once per VM (metric names are global to the VM's stats scope). */
 export function defineCounters(): void {
   if (defined) return;
-  // In the order of HEADERS_WRITTEN, LOCAL_FALLBACKS, CLOSED_BY_POLICY, TLVS_OMITTED.
-  let name = utf8List("ppv2.headers_written", "ppv2.local_fallbacks", "ppv2.closed_by_policy", "ppv2.tlvs_omitted");
-  for (let i = 0; i < COUNTERS; i++, name = textNext(name)) store<i64>(ids + (<usize>i << 3), defineCounter(name));
+  for (let c = 0; c < COUNTERS; c++) store<i64>(idAt(c), defineCounter(counterName(c)));
   defined = true;
 }
 
-/** Pushes the pending deltas to the host. A counter the host refused stays pending. */
+/** Pushes the pending increments to the host. A counter the host refused stays pending. */
 export function flushCounters(): void {
   if (!defined) return;
-  for (let i = 0; i < COUNTERS; i++) {
-    const p = pending + (<usize>i << 3);
-    const delta = load<u64>(p);
-    const id = load<i64>(ids + (<usize>i << 3));
+  for (let c = 0; c < COUNTERS; c++) {
+    const delta = load<u64>(pendingAt(c));
+    const id = load<i64>(idAt(c));
     if (delta == 0 || id < 0) continue;
-    if (incrementCounter(<u32>id, <i64>delta) == 0) store<u64>(p, 0);
+    if (incrementCounter(<u32>id, <i64>delta) == STATUS_OK) store<u64>(pendingAt(c), 0);
   }
 }

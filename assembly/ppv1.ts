@@ -1,118 +1,131 @@
 // PROXY protocol version 1 text encoder (haproxy doc/proxy-protocol.txt 2.1):
 //   "PROXY TCP4 <src> <dst> <sport> <dport>\r\n"  (TCP6 likewise)
-//   "PROXY UNKNOWN\r\n" for anything else (UNIX sockets, unknown addresses).
-// The line is at most 107 bytes. Pure, allocation-free, same shape as ppv2.ts.
+//   "PROXY UNKNOWN\r\n" when the addresses are unknown.
+// The line is at most 107 bytes. Pure, allocation-free, same shape as ppv2.ts:
+// every writer takes the buffer and the offset to write at, and returns the
+// offset after what it wrote.
 
-import {
-  FAM_TCP4,
-  FAM_TCP6,
-  OFF_IP,
-  addressPort,
-} from "./address";
-import { Text, textBytes, textLength, utf8, writeDecimal } from "./bytes";
+import { Address, FAM_TCP4, FAM_TCP6 } from "./address";
+import { hexDigit, writeDecimal } from "./bytes";
 
 /** The longest v1 line the spec allows. */
 export const PP1_MAX_LINE: i32 = 107;
 
-let pos: i32 = 0;
-let base: usize = 0;
+const SPACE: i32 = 0x20;
+const DOT: i32 = 0x2e;
+const COLON: i32 = 0x3a;
+const CARRIAGE_RETURN: i32 = 0x0d;
+const LINE_FEED: i32 = 0x0a;
 
-function put(c: i32): void {
-  store<u8>(base + <usize>pos, <u8>c);
-  pos++;
+function putByte(out: usize, at: i32, c: i32): i32 {
+  store<u8>(out + <usize>at, <u8>c);
+  return at + 1;
 }
 
-function putText(s: Text): void {
-  const n = textLength(s);
-  for (let i = 0; i < n; i++) put(load<u8>(textBytes(s) + <usize>i));
+/** Writes ASCII text. */
+function putText(out: usize, at: i32, text: string): i32 {
+  for (let i = 0, n = text.length; i < n; i++) at = putByte(out, at, text.charCodeAt(i));
+  return at;
 }
 
-function putDecimal(v: u32): void {
-  pos += writeDecimal(v, base + <usize>pos);
+function putDecimal(out: usize, at: i32, v: u32): i32 {
+  return at + writeDecimal(v, out + <usize>at);
 }
 
-function putDottedQuad(p: usize): void {
+function putDottedQuad(out: usize, at: i32, ip: usize): i32 {
   for (let i = 0; i < 4; i++) {
-    if (i > 0) put(0x2e);
-    putDecimal(load<u8>(p + <usize>i));
+    if (i > 0) at = putByte(out, at, DOT);
+    at = putDecimal(out, at, load<u8>(ip + <usize>i));
   }
+  return at;
 }
 
-function putHex16(v: u32): void {
+/** One IPv6 group in hex without leading zeros ("0" for zero). */
+function putGroup(out: usize, at: i32, v: i32): i32 {
   let started = false;
   for (let shift = 12; shift >= 0; shift -= 4) {
-    const d = <i32>((v >> shift) & 15);
-    if (d != 0 || started || shift == 0) {
-      put(d < 10 ? 48 + d : 87 + d);
+    const digit = (v >> shift) & 0xf;
+    if (digit != 0 || started || shift == 0) {
+      at = putByte(out, at, hexDigit(digit));
       started = true;
     }
   }
+  return at;
+}
+
+function groupAt(ip: usize, g: i32): i32 {
+  return (<i32>load<u8>(ip + <usize>(g * 2)) << 8) | load<u8>(ip + <usize>(g * 2 + 1));
 }
 
 /**
- * RFC 5952 text of 16 bytes at p, in hex groups only: v1 (section 2.1) allows
- * "series of 4 hexadecimal digits ... delimited by colons" and no embedded
- * dotted quad, so an IPv4-mapped address is written ::ffff:102:304, which every
- * inet_pton-based reader also accepts.
+ * RFC 5952 text of the 16 bytes at ip, in hex groups only: v1 (section 2.1)
+ * allows "series of 4 hexadecimal digits ... delimited by colons" and no
+ * embedded dotted quad, so an IPv4-mapped address is written ::ffff:102:304,
+ * which every inet_pton-based reader also accepts.
  */
-function putIPv6(p: usize): void {
-  // The longest run of two or more zero groups, the first one on a tie.
+function putIPv6(out: usize, at: i32, ip: usize): i32 {
+  // The longest run of two or more zero groups becomes "::"; the first one on a tie.
   let bestStart = -1;
-  let bestLen = 1;
+  let bestLength = 1;
   let runStart = -1;
   for (let g = 0; g <= 8; g++) {
-    const zero = g < 8 && load<u16>(p + (<usize>g << 1)) == 0;
+    const zero = g < 8 && groupAt(ip, g) == 0;
     if (zero) {
       if (runStart < 0) runStart = g;
     } else if (runStart >= 0) {
-      if (g - runStart > bestLen) {
+      if (g - runStart > bestLength) {
         bestStart = runStart;
-        bestLen = g - runStart;
+        bestLength = g - runStart;
       }
       runStart = -1;
     }
   }
   for (let g = 0; g < 8; g++) {
     if (g == bestStart) {
-      put(0x3a);
-      put(0x3a);
-      g += bestLen - 1;
+      at = putByte(out, at, COLON);
+      at = putByte(out, at, COLON);
+      g += bestLength - 1;
       continue;
     }
-    if (g > 0 && g != bestStart + bestLen) put(0x3a);
-    const hi = <u32>load<u8>(p + (<usize>g << 1));
-    const lo = <u32>load<u8>(p + (<usize>g << 1) + 1);
-    putHex16((hi << 8) | lo);
+    if (g > 0 && g != bestStart + bestLength) at = putByte(out, at, COLON);
+    at = putGroup(out, at, groupAt(ip, g));
   }
+  return at;
 }
 
 /**
- * Writes the v1 line for `family` (from pairFamily) into `out`. Returns its
- * length, or -1 when `cap` is under 107 bytes.
+ * Writes the v1 line for `family` (from pairFamily) into `out`. TCP4 and TCP6
+ * get their addresses; any other family is written as UNKNOWN. Returns the
+ * line's length, or -1 when `cap` is under 107 bytes.
  */
-export function encodeV1(out: usize, cap: i32, family: u8, src: usize, dst: usize): i32 {
+export function encodeV1(out: usize, cap: i32, family: u8, src: Address, dst: Address): i32 {
   if (cap < PP1_MAX_LINE) return -1;
-  base = out;
-  pos = 0;
-  if (family == FAM_TCP4) {
-    putText(utf8("PROXY TCP4 "));
-    putDottedQuad(src + OFF_IP + 12);
-    put(0x20);
-    putDottedQuad(dst + OFF_IP + 12);
-  } else if (family == FAM_TCP6) {
-    putText(utf8("PROXY TCP6 "));
-    putIPv6(src + OFF_IP);
-    put(0x20);
-    putIPv6(dst + OFF_IP);
-  } else {
-    putText(utf8("PROXY UNKNOWN\r\n"));
-    return pos;
+  let at = 0;
+  switch (family) {
+    case FAM_TCP4:
+      at = putText(out, at, "PROXY TCP4 ");
+      at = putDottedQuad(out, at, src.ipv4);
+      at = putByte(out, at, SPACE);
+      at = putDottedQuad(out, at, dst.ipv4);
+      break;
+    case FAM_TCP6:
+      at = putText(out, at, "PROXY TCP6 ");
+      at = putIPv6(out, at, src.ip);
+      at = putByte(out, at, SPACE);
+      at = putIPv6(out, at, dst.ip);
+      break;
+    default:
+      return putText(out, at, "PROXY UNKNOWN\r\n");
   }
-  put(0x20);
-  putDecimal(addressPort(src));
-  put(0x20);
-  putDecimal(addressPort(dst));
-  put(0x0d);
-  put(0x0a);
-  return pos;
+  at = putByte(out, at, SPACE);
+  at = putDecimal(out, at, src.port);
+  at = putByte(out, at, SPACE);
+  at = putDecimal(out, at, dst.port);
+  at = putByte(out, at, CARRIAGE_RETURN);
+  return putByte(out, at, LINE_FEED);
+}
+
+/** Whether v1 can carry a pair of this PROXY v2 family (it has no UNIX sockets). */
+export function v1CanExpress(family: u8): bool {
+  return family == FAM_TCP4 || family == FAM_TCP6;
 }

@@ -8,24 +8,21 @@
 // written after the first 16.
 
 import { crc32c } from "./crc32c";
-import {
-  FAM_TCP4,
-  FAM_TCP6,
-  FAM_UNIX_STREAM,
-  OFF_IP,
-  OFF_PATH,
-  addressPort,
-  UNIX_PATH_SIZE,
-} from "./address";
+import { Address, FAM_TCP4, FAM_TCP6, FAM_UNIX_STREAM, UNIX_PATH_SIZE } from "./address";
 import { isText } from "./bytes";
 
-export const PP2_HEADER_PREFIX: i32 = 16;
+/** The 12-byte signature every v2 header starts with (section 2.2). */
+export const PP2_SIGNATURE_LENGTH: i32 = 12;
+export const PP2_SIGNATURE = memory.data<u8>([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
+
+/** Signature, version/command, family/transport, 16-bit length. */
+const PP2_HEADER_PREFIX: i32 = 16;
 /** The length field is 16 bits: at most 65535 bytes follow the prefix. */
 export const PP2_MAX_LENGTH: i32 = 65535;
 export const PP2_MAX_HEADER: i32 = PP2_HEADER_PREFIX + PP2_MAX_LENGTH;
 
-export const PP2_VERSION_LOCAL: u8 = 0x20;
-export const PP2_VERSION_PROXY: u8 = 0x21;
+const PP2_VERSION_LOCAL: u8 = 0x20;
+const PP2_VERSION_PROXY: u8 = 0x21;
 
 export const PP2_TYPE_ALPN: u8 = 0x01;
 export const PP2_TYPE_AUTHORITY: u8 = 0x02;
@@ -36,13 +33,21 @@ export const PP2_TYPE_SSL: u8 = 0x20;
 export const PP2_SUBTYPE_SSL_VERSION: u8 = 0x21;
 export const PP2_SUBTYPE_SSL_CN: u8 = 0x22;
 export const PP2_TYPE_NETNS: u8 = 0x30;
+
+// The SSL TLV's `client` bits (section 2.2.5).
 export const PP2_CLIENT_SSL: u8 = 0x01;
 export const PP2_CLIENT_CERT_CONN: u8 = 0x02;
+export const PP2_CLIENT_CERT_SESS: u8 = 0x04;
 
 export const PP2_TLV_HEADER: i32 = 3;
-export const PP2_CRC32C_TLV_SIZE: i32 = 7;
-/** PP2_TYPE_UNIQUE_ID values are "up to 128 bytes" (section 2.2.5). */
-export const PP2_UNIQUE_ID_MAX: i32 = 128;
+export const PP2_CRC32C_TLV_SIZE: i32 = PP2_TLV_HEADER + 4;
+/** PP2_TYPE_UNIQUE_ID values are "up to 128 bytes" (section 2.2.4). */
+const PP2_UNIQUE_ID_MAX: i32 = 128;
+
+// Address block sizes (section 2.2): two addresses, then two ports for IP.
+const PP2_TCP4_ADDRESS_BLOCK: i32 = 2 * 4 + 2 * 2;
+const PP2_TCP6_ADDRESS_BLOCK: i32 = 2 * 16 + 2 * 2;
+export const PP2_UNIX_ADDRESS_BLOCK: i32 = 2 * UNIX_PATH_SIZE;
 
 /**
  * Whether a value of this TLV type is valid: AUTHORITY and SSL CN are UTF-8
@@ -50,27 +55,39 @@ export const PP2_UNIQUE_ID_MAX: i32 = 128;
  * UNIQUE_ID is at most 128 bytes (2.2.4); the other types are opaque bytes.
  */
 export function tlvValueValid(type: u8, value: usize, len: i32): bool {
-  if (type == PP2_TYPE_UNIQUE_ID) return len <= PP2_UNIQUE_ID_MAX;
-  if (type == PP2_TYPE_AUTHORITY || type == PP2_SUBTYPE_SSL_CN) return isText(value, len, false);
-  if (type == PP2_TYPE_NETNS || type == PP2_SUBTYPE_SSL_VERSION) return isText(value, len, true);
-  return true;
+  switch (type) {
+    case PP2_TYPE_UNIQUE_ID:
+      return len <= PP2_UNIQUE_ID_MAX;
+    case PP2_TYPE_AUTHORITY:
+    case PP2_SUBTYPE_SSL_CN:
+      return isText(value, len, false);
+    case PP2_TYPE_NETNS:
+    case PP2_SUBTYPE_SSL_VERSION:
+      return isText(value, len, true);
+    default:
+      return true;
+  }
 }
 
-/** Address block sizes (section 2.2): 2*4+2*2, 2*16+2*2, 2*108. */
-export function addressBlockSize(family: u8): i32 {
-  if (family == FAM_TCP4) return 12;
-  if (family == FAM_TCP6) return 36;
-  if (family == FAM_UNIX_STREAM) return 216;
-  return 0;
+/** The address block size of a family; 0 for UNSPEC. */
+function addressBlockSize(family: u8): i32 {
+  switch (family) {
+    case FAM_TCP4:
+      return PP2_TCP4_ADDRESS_BLOCK;
+    case FAM_TCP6:
+      return PP2_TCP6_ADDRESS_BLOCK;
+    case FAM_UNIX_STREAM:
+      return PP2_UNIX_ADDRESS_BLOCK;
+    default:
+      return 0;
+  }
 }
 
 function writePrefix(out: usize, command: u8, family: u8): void {
-  // \x0D \x0A \x0D \x0A \x00 \x0D \x0A \x51 \x55 \x49 \x54 \x0A
-  store<u64>(out, 0x510a0d000a0d0a0d);
-  store<u32>(out + 8, 0x0a544955);
+  memory.copy(out, PP2_SIGNATURE, <usize>PP2_SIGNATURE_LENGTH);
   store<u8>(out + 12, command);
   store<u8>(out + 13, family);
-  store<u16>(out + 14, 0);
+  storeBE16(out + 14, 0);
 }
 
 function storeBE16(p: usize, v: i32): void {
@@ -87,32 +104,34 @@ export function v2Local(out: usize, cap: i32): i32 {
 
 /**
  * PROXY command with the address block for `family` (TCP4, TCP6 or UNIX
- * stream) built from two parsed address records. IPv4 is taken from the last
- * 4 bytes of the stored (mapped) form; ports are big-endian.
+ * stream) built from two parsed addresses; ports are big-endian.
  */
-export function v2Begin(out: usize, cap: i32, family: u8, src: usize, dst: usize): i32 {
+export function v2Begin(out: usize, cap: i32, family: u8, src: Address, dst: Address): i32 {
   const block = addressBlockSize(family);
   if (block == 0 || cap < PP2_HEADER_PREFIX + block) return -1;
   writePrefix(out, PP2_VERSION_PROXY, family);
-  const a = out + PP2_HEADER_PREFIX;
-  if (family == FAM_TCP4) {
-    memory.copy(a, src + OFF_IP + 12, 4);
-    memory.copy(a + 4, dst + OFF_IP + 12, 4);
-    storeBE16(a + 8, addressPort(src));
-    storeBE16(a + 10, addressPort(dst));
-  } else if (family == FAM_TCP6) {
-    memory.copy(a, src + OFF_IP, 16);
-    memory.copy(a + 16, dst + OFF_IP, 16);
-    storeBE16(a + 32, addressPort(src));
-    storeBE16(a + 34, addressPort(dst));
-  } else {
-    memory.copy(a, src + OFF_PATH, <usize>UNIX_PATH_SIZE);
-    memory.copy(a + <usize>UNIX_PATH_SIZE, dst + OFF_PATH, <usize>UNIX_PATH_SIZE);
+  const a = out + <usize>PP2_HEADER_PREFIX;
+  switch (family) {
+    case FAM_TCP4:
+      memory.copy(a, src.ipv4, 4);
+      memory.copy(a + 4, dst.ipv4, 4);
+      storeBE16(a + 8, src.port);
+      storeBE16(a + 10, dst.port);
+      break;
+    case FAM_TCP6:
+      memory.copy(a, src.ip, 16);
+      memory.copy(a + 16, dst.ip, 16);
+      storeBE16(a + 32, src.port);
+      storeBE16(a + 34, dst.port);
+      break;
+    default:
+      memory.copy(a, src.path, <usize>UNIX_PATH_SIZE);
+      memory.copy(a + <usize>UNIX_PATH_SIZE, dst.path, <usize>UNIX_PATH_SIZE);
   }
   return PP2_HEADER_PREFIX + block;
 }
 
-/** Room left for TLVs, given the buffer capacity and the 16-bit length field. */
+/** The end offset no write may pass: the buffer's capacity or the 16-bit length field's limit. */
 function limit(cap: i32): i32 {
   return cap < PP2_MAX_HEADER ? cap : PP2_MAX_HEADER;
 }
@@ -164,7 +183,7 @@ export function v2Finish(out: usize, cap: i32, off: i32, withCrc: bool): i32 {
   storeBE16(out + 14, end - PP2_HEADER_PREFIX);
   if (withCrc) {
     const crc = crc32c(out, end);
-    store<u32>(out + <usize>end - 4, bswap<u32>(crc));
+    store<u32>(out + <usize>end - 4, bswap<u32>(crc)); // big-endian
   }
   return end;
 }

@@ -6,48 +6,65 @@
 // "\," "\+" "\\" and "\XX" (hex) for control and non-ASCII bytes. A value printed
 // as "#hex" (DER) is not text; we do not send it. Pure.
 
-import { hexValue as hexNibble } from "./bytes";
+import { hexValue } from "./bytes";
+
+/** commonName's answer when the subject has no CN attribute, or an empty one. */
+export const NO_COMMON_NAME: i32 = -1;
+/** commonName's answer when there is a CN but it cannot be sent: DER, malformed, or over `cap` bytes. */
+export const UNUSABLE_COMMON_NAME: i32 = -2;
+
+const COMMA: i32 = 0x2c;
+const PLUS: i32 = 0x2b;
+const EQUALS: i32 = 0x3d;
+const HASH: i32 = 0x23;
+const BACKSLASH: i32 = 0x5c;
+
+/** Whether the attribute at i is "CN=" (the type in either case). */
+function isCommonNameAt(ptr: usize, len: i32, i: i32): bool {
+  if (i + 3 > len) return false;
+  const c = <i32>load<u8>(ptr + <usize>i);
+  const n = <i32>load<u8>(ptr + <usize>i + 1);
+  return (c == 0x43 || c == 0x63) && (n == 0x4e || n == 0x6e) && load<u8>(ptr + <usize>i + 2) == EQUALS;
+}
 
 /**
  * Writes the unescaped value of the first CN attribute into out (at most cap
- * bytes). Returns its length, or -1 when there is no usable CN.
+ * bytes). Returns its length, NO_COMMON_NAME or UNUSABLE_COMMON_NAME.
  */
 export function commonName(ptr: usize, len: i32, out: usize, cap: i32): i32 {
   let i = 0;
   while (i < len) {
     // At the start of an attribute: "type=value".
-    const isCN =
-      i + 3 <= len &&
-      (load<u8>(ptr + <usize>i) | 0x20) == 0x63 &&
-      (load<u8>(ptr + <usize>i + 1) | 0x20) == 0x6e &&
-      load<u8>(ptr + <usize>i + 2) == 0x3d;
-    if (isCN) i += 3;
-    if (isCN && i < len && load<u8>(ptr + <usize>i) == 0x23) return -1; // "#DER"
+    const isCN = isCommonNameAt(ptr, len, i);
+    if (isCN) {
+      i += 3;
+      if (i < len && load<u8>(ptr + <usize>i) == HASH) return UNUSABLE_COMMON_NAME; // "#" + DER in hex
+    }
     let n = 0;
     while (i < len) {
       let c = <i32>load<u8>(ptr + <usize>i);
-      if (c == 0x2c || c == 0x2b) break; // end of attribute
+      if (c == COMMA || c == PLUS) break; // the end of the attribute
       i++;
-      if (c == 0x5c) {
-        if (i >= len) return -1;
-        const h = hexNibble(<i32>load<u8>(ptr + <usize>i));
-        const l = i + 1 < len ? hexNibble(<i32>load<u8>(ptr + <usize>i + 1)) : -1;
-        if (h >= 0 && l >= 0) {
-          c = (h << 4) | l;
+      if (c == BACKSLASH) {
+        if (i >= len) return UNUSABLE_COMMON_NAME; // a dangling escape
+        const high = hexValue(<i32>load<u8>(ptr + <usize>i));
+        const low = i + 1 < len ? hexValue(<i32>load<u8>(ptr + <usize>i + 1)) : -1;
+        if (high >= 0 && low >= 0) {
+          c = high * 16 + low; // "\XX"
           i += 2;
         } else {
-          c = <i32>load<u8>(ptr + <usize>i);
+          c = <i32>load<u8>(ptr + <usize>i); // "\," and the like
           i++;
         }
       }
       if (isCN) {
-        if (n >= cap) return -1;
+        if (n >= cap) return UNUSABLE_COMMON_NAME;
         store<u8>(out + <usize>n, <u8>c);
         n++;
       }
     }
-    if (isCN) return n > 0 ? n : -1;
-    i++; // skip the separator
+    if (isCN) return n > 0 ? n : NO_COMMON_NAME;
+    i++; // the separator
   }
-  return -1;
+  return NO_COMMON_NAME;
 }

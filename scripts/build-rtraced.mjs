@@ -12,7 +12,7 @@ import { main } from 'assemblyscript/asc';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = process.argv[2] ?? `${root}build/ppv2.rtraced.wasm`;
 const { error, stderr } = await main(
-  ['assembly/index.ts', '--transform', './assembly/transform/utf8.mjs', '--debug', '--use', 'ASC_RTRACE=1', '--outFile', out],
+  ['assembly/index.ts', '--debug', '--use', 'ASC_RTRACE=1', '--outFile', out],
   { stdout: process.stdout, stderr: process.stderr, baseDir: root },
 );
 if (error) {

@@ -76,8 +76,8 @@ for (const mod of MODULES) {
     });
 
     if (mod.name === 'release') {
-      test('is at most 16 KiB', () => {
-        assert.ok(wasm.length <= 16384, `${wasm.length} bytes`);
+      test('is at most 32 KiB', () => {
+        assert.ok(wasm.length <= 32 * 1024, `${wasm.length} bytes`);
       });
     }
 
@@ -166,6 +166,9 @@ for (const mod of MODULES) {
         assert.equal(hex(r.forwarded), want.replace(/ /g, '') + '78', JSON.stringify(props));
         decoded(r.forwarded);
       }
+      // An abstract socket: a leading NUL in sun_path, read back as Envoy prints it.
+      const abstract = decoded(plugin.newConnection({ source: '@envoy.admin', destination: '/run/a.sock' }).downstreamData(bytes('x')).forwarded);
+      assert.deepEqual([abstract.source.address, abstract.destination.address], ['@envoy.admin', '/run/a.sock']);
       plugin.shutdown();
     });
 
@@ -192,9 +195,10 @@ for (const mod of MODULES) {
       const r = conn.downstreamData(bytes('secret'));
       assert.equal(r.forwarded.length, 0);
       assert.equal(r.closed, true);
-      assert.equal(r.status, FilterStatus.Continue);
+      assert.equal(r.status, FilterStatus.StopIteration);
       plugin.tick();
       assert.equal(plugin.counter('ppv2.closed_by_policy'), 1);
+      assert.equal(plugin.counter('ppv2.local_fallbacks'), 1, 'the addresses could not be sent: a fallback, whatever the policy did');
       const ok = plugin.newConnection(IPV4).downstreamData(bytes('fine'));
       assert.equal(hex(ok.forwarded), IPV4_HEADER + hex(bytes('fine')));
       plugin.shutdown();
@@ -218,7 +222,7 @@ for (const mod of MODULES) {
         tlvs: [
           { type: 'authority', from: 'sni' },
           { type: 'unique_id', from: 'connection_id' },
-          { from: 'ssl' },
+          { from: 'ssl', listener_verifies_client_cert: true },
           { type: 0xea, hex: '0176706365' },
           { type: 'netns', value: 'blue' },
           { type: 0xe1, property: 'connection.uri_san_peer_certificate' },
@@ -239,7 +243,8 @@ for (const mod of MODULES) {
         },
       });
       const r = conn.downstreamData(bytes('!'));
-      const ssl = '200018 03 00000000 210007' + hex(bytes('TLSv1.3')) + '220006' + hex(bytes('client'));
+      // client: SSL | CERT_SESS; verify 0, as the configuration says the listener verifies.
+      const ssl = '200018 05 00000000 210007' + hex(bytes('TLSv1.3')) + '220006' + hex(bytes('client'));
       const body = '0102030405060708162e0050' +
         '02000b' + hex(bytes('example.com')) +
         '050002' + hex(bytes('42')) +
@@ -284,11 +289,49 @@ for (const mod of MODULES) {
       plugin.shutdown();
     });
 
-    test('an SSL CN that is not UTF-8 is left out of the SSL TLV; the rest of it is sent', async () => {
+    test('the SSL TLV: client and verify bits follow connection.mtls and listener_verifies_client_cert', async () => {
+      const tls = { 'connection.tls_version': 'TLSv1.3', 'connection.subject_peer_certificate': 'CN=client,O=Example' };
+      const cases = [
+        // [listener_verifies_client_cert, connection.mtls, client byte, verify, CN sent]
+        [false, false, '01', '00000001', false],
+        [false, true, '05', '00000001', true],
+        [true, false, '01', '00000001', false],
+        [true, true, '05', '00000000', true],
+      ];
+      for (const [verifies, mtls, client, verify, cn] of cases) {
+        const plugin = await start({ configuration: JSON.stringify({ tlvs: [{ from: 'ssl', listener_verifies_client_cert: verifies }] }) });
+        const r = plugin.newConnection({ ...IPV4, properties: { ...tls, 'connection.mtls': mtls } }).downstreamData(bytes('.'));
+        const ssl = decoded(r.forwarded).tlvs.find((t) => t.type === 0x20);
+        const subTlvs = '210007' + hex(bytes('TLSv1.3')) + (cn ? '220006' + hex(bytes('client')) : '');
+        assert.equal(ssl.hex, client + verify + subTlvs, JSON.stringify({ verifies, mtls }));
+        plugin.tick();
+        assert.equal(plugin.counter('ppv2.tlvs_omitted'), 0);
+        plugin.shutdown();
+      }
+    });
+
+    test('SSL values that do not fit are left out and counted, never cut', async () => {
       const plugin = await start({ configuration: '{"tlvs": [{"from": "ssl"}]}' });
-      const properties = { 'connection.tls_version': 'TLSv1.3', 'connection.mtls': true, 'connection.subject_peer_certificate': 'CN=\\ff' };
-      const h = decoded(plugin.newConnection({ ...IPV4, properties }).downstreamData(bytes('.')).forwarded);
-      assert.deepEqual(h.tlvs.find((t) => t.type === 0x20).ssl.subTlvs.map((t) => t.text), ['TLSv1.3']);
+      const cases = [
+        // [properties, the SSL TLV's sub-TLV texts or null when the TLV is left out, TLVs counted as left out]
+        [{ 'connection.tls_version': 'T'.repeat(65), 'connection.mtls': false }, null, 1],
+        [{ 'connection.tls_version': 'T'.repeat(64), 'connection.mtls': false }, ['T'.repeat(64)], 0],
+        [{ 'connection.tls_version': 'TLSv1.3', 'connection.mtls': true, 'connection.subject_peer_certificate': `CN=${'c'.repeat(193)}` }, ['TLSv1.3'], 1],
+        [{ 'connection.tls_version': 'TLSv1.3', 'connection.mtls': true, 'connection.subject_peer_certificate': `CN=${'c'.repeat(192)}` }, ['TLSv1.3', 'c'.repeat(192)], 0],
+        [{ 'connection.tls_version': 'TLSv1.3', 'connection.mtls': true, 'connection.subject_peer_certificate': 'CN=\\ff' }, ['TLSv1.3'], 1],
+        [{ 'connection.tls_version': 'TLSv1.3', 'connection.mtls': true, 'connection.subject_peer_certificate': 'CN=#04036162' }, ['TLSv1.3'], 1],
+        [{ 'connection.tls_version': 'TLSv1.3', 'connection.mtls': true, 'connection.subject_peer_certificate': 'O=no common name' }, ['TLSv1.3'], 0],
+        [{ 'connection.tls_version': null }, null, 1],
+      ];
+      let omitted = 0;
+      for (const [properties, texts, left] of cases) {
+        const h = decoded(plugin.newConnection({ ...IPV4, properties }).downstreamData(bytes('.')).forwarded);
+        const ssl = h.tlvs.find((t) => t.type === 0x20);
+        assert.deepEqual(ssl === undefined ? null : ssl.ssl.subTlvs.map((t) => t.text), texts, JSON.stringify(properties).slice(0, 80));
+        plugin.tick();
+        omitted += left;
+        assert.equal(plugin.counter('ppv2.tlvs_omitted'), omitted, JSON.stringify(properties).slice(0, 80));
+      }
       plugin.shutdown();
     });
 
@@ -318,7 +361,8 @@ for (const mod of MODULES) {
         ['{"tlvs": [{"type": "unique_id", "value": "' + 'u'.repeat(129) + '"}]}', 'UNIQUE_ID is at most 128 bytes'],
         ['{"tlvs": [{"type": "authority", "hex": "ff"}]}', 'tlvs[0]: AUTHORITY must be UTF-8'],
         ['{"tlvs": [{"type": "netns", "value": "caf\\u00e9"}]}', 'tlvs[0]: NETNS must be US-ASCII'],
-        [JSON.stringify({ tlvs: Array.from({ length: 65536 }, () => ({ type: 'noop', property: 'x' })) }), 'tlvs: more than 65535 TLVs'],
+        [JSON.stringify({ tlvs: Array.from({ length: 65536 }, () => ({ type: 'noop', property: 'x' })) }), 'tlvs: more than 64 TLVs; the limit is 64'],
+        [JSON.stringify({ tlvs: Array.from({ length: 65 }, () => ({ type: 'noop', value: '' })) }), 'tlvs: more than 64 TLVs; the limit is 64'],
         ['{"version": 2', 'invalid JSON at byte 13'],
       ];
       for (const [configuration, text] of cases) {
@@ -354,28 +398,54 @@ for (const mod of MODULES) {
       loud.shutdown();
     });
 
-    test('reject_client_proxy_header: a client-sent header closes; a partial one waits; anything else passes', async () => {
+    test('reject_client_proxy_header: a client-sent header closes; a partial one of 5 bytes or more waits; anything else passes', async () => {
       const plugin = await start({ configuration: '{"reject_client_proxy_header": true}' });
       const a = plugin.newConnection(IPV4).downstreamData(bytes('PROXY TCP4 6.6.6.6 5.6.7.8 1 80\r\nGET'));
       assert.deepEqual([a.forwarded.length, a.closed], [0, true]);
       const b = plugin.newConnection(IPV4).downstreamData(fromHex(SIG + '2111'));
       assert.deepEqual([b.forwarded.length, b.closed], [0, true]);
       const conn = plugin.newConnection(IPV4);
-      const c1 = conn.downstreamData(bytes('PRO'));
+      const c1 = conn.downstreamData(bytes('PROXY'));
       assert.equal(c1.status, FilterStatus.StopIteration);
       assert.equal(c1.forwarded.length, 0);
-      const c2 = conn.downstreamData(bytes('XY x'));
+      const c2 = conn.downstreamData(bytes(' x'));
       assert.deepEqual([c2.forwarded.length, c2.closed], [0, true]);
       const d = plugin.newConnection(IPV4);
-      assert.equal(d.downstreamData(bytes('PR')).status, FilterStatus.StopIteration);
-      const d2 = d.downstreamData(bytes('OBE\r\n'));
-      assert.equal(hex(d2.forwarded), IPV4_HEADER + hex(bytes('PROBE\r\n')));
+      assert.equal(d.downstreamData(bytes('PROXi')).status, FilterStatus.Continue, 'five bytes that are no signature');
       const e = plugin.newConnection(IPV4);
-      e.downstreamData(bytes('\r\n'));
+      assert.equal(e.downstreamData(fromHex('0d0a0d0a00')).status, FilterStatus.StopIteration);
       const e2 = e.downstreamData(new Uint8Array(0), true);
-      assert.equal(hex(e2.forwarded), IPV4_HEADER + '0d0a', 'a partial signature at end of stream is just data');
+      assert.equal(hex(e2.forwarded), IPV4_HEADER + '0d0a0d0a00', 'a partial signature at end of stream is just data');
       plugin.tick();
       assert.equal(plugin.counter('ppv2.closed_by_policy'), 3);
+      plugin.shutdown();
+    });
+
+    test('reject_client_proxy_header: a bare CRLF or CRLFCRLF (SIP keep-alives) and other short starts never wait', async () => {
+      const plugin = await start({ configuration: '{"reject_client_proxy_header": true}' });
+      for (const start of ['0d0a', '0d0a0d0a', '0d', hex(bytes('PROX')), hex(bytes('P'))]) {
+        const r = plugin.newConnection(IPV4).downstreamData(fromHex(start));
+        assert.equal(r.status, FilterStatus.Continue, start);
+        assert.equal(hex(r.forwarded), IPV4_HEADER + start, start);
+      }
+      plugin.shutdown();
+    });
+
+    test('reject_client_proxy_header: a client that stops after a signature prefix is closed at the second tick', async () => {
+      const plugin = await start({ configuration: '{"reject_client_proxy_header": true}' });
+      const closes = [];
+      const conn = plugin.newConnection(IPV4, { close: () => closes.push('closed') });
+      assert.equal(conn.downstreamData(fromHex('0d0a0d0a000d0a')).status, FilterStatus.StopIteration);
+      assert.equal(conn.upstreamData(bytes('banner')).forwarded.length, 6, 'the server may still speak');
+      plugin.tick();
+      assert.deepEqual(closes, [], 'one tick is not enough');
+      assert.equal(conn.downstreamData(bytes('Q')).status, FilterStatus.StopIteration, 'still a prefix: still waiting');
+      plugin.tick();
+      assert.deepEqual(closes, ['closed']);
+      assert.equal(conn.closed, true);
+      plugin.tick();
+      assert.equal(plugin.counter('ppv2.closed_by_policy'), 1);
+      assert.equal(plugin.counter('ppv2.headers_written'), 0);
       plugin.shutdown();
     });
 
@@ -384,6 +454,33 @@ for (const mod of MODULES) {
       const r = plugin.newConnection(IPV4).downstreamData(bytes('PROXY TCP4 6.6.6.6 5.6.7.8 1 80\r\n'));
       assert.equal(hex(r.forwarded), IPV4_HEADER + hex(bytes('PROXY TCP4 6.6.6.6 5.6.7.8 1 80\r\n')));
       plugin.shutdown();
+    });
+
+    test('counters still pending when the plugin goes away are flushed by the root context\'s proxy_on_done', async () => {
+      const plugin = await start();
+      for (let i = 0; i < 3; i++) plugin.newConnection(IPV4).downstreamData(bytes('a'));
+      plugin.newConnection({ destination: '5.6.7.8:80' }).downstreamData(bytes('b'));
+      plugin.shutdown(); // no tick in between
+      assert.equal(plugin.counter('ppv2.headers_written'), 4);
+      assert.equal(plugin.counter('ppv2.local_fallbacks'), 1);
+    });
+
+    test('version 1 with UNIX sockets: PROXY UNKNOWN, counted as a fallback; with on_unknown_address "close", closed', async () => {
+      const unix = { source: '/run/a.sock', destination: '/run/a.sock' };
+      const local = await start({ configuration: '{"version": 1}' });
+      const a = local.newConnection(unix).downstreamData(bytes('GET'));
+      assert.equal(Buffer.from(a.forwarded).toString(), 'PROXY UNKNOWN\r\nGET');
+      local.tick();
+      assert.deepEqual([local.counter('ppv2.local_fallbacks'), local.counter('ppv2.headers_written')], [1, 1]);
+      local.shutdown();
+      const close = await start({ configuration: '{"version": 1, "on_unknown_address": "close"}' });
+      const b = close.newConnection(unix).downstreamData(bytes('GET'));
+      assert.deepEqual([b.forwarded.length, b.closed], [0, true]);
+      const ok = close.newConnection(IPV4).downstreamData(bytes('GET'));
+      assert.equal(Buffer.from(ok.forwarded).toString(), 'PROXY TCP4 1.2.3.4 5.6.7.8 5678 80\r\nGET');
+      close.tick();
+      assert.deepEqual([close.counter('ppv2.closed_by_policy'), close.counter('ppv2.local_fallbacks'), close.counter('ppv2.headers_written')], [1, 1, 1]);
+      close.shutdown();
     });
 
     test('memory stays flat over many connections, open and closed in any order', async () => {

@@ -4,30 +4,19 @@
 // line through proxy_log and trap; the host then marks the VM failed and applies
 // the configured failure policy. The filter is written so that this never runs.
 
-import { proxy_log } from "./imports";
-import { lineByte, lineLen, linePtr, lineStart, lineText, lineU64, utf8 } from "../bytes";
-
-const LOG_CRITICAL: u32 = 5;
-
-function lineString(s: string | null): void {
-  if (s == null) return;
-  const text = changetype<string>(s);
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    lineByte(c < 0x20 || c > 0x7e ? 0x3f : c);
-  }
-}
+import { lineStart, lineText, lineU64 } from "../bytes";
+import { LOG_CRITICAL, logLine } from "../hostcalls";
 
 export function abortToProxyLog(message: string | null, fileName: string | null, line: u32, column: u32): void {
   lineStart();
-  lineText(utf8("ppv2-wasm: abort: "));
-  lineString(message);
-  lineText(utf8(" at "));
-  lineString(fileName);
-  lineByte(0x3a);
+  lineText("ppv2-wasm: abort: ");
+  if (message !== null) lineText(message);
+  lineText(" at ");
+  if (fileName !== null) lineText(fileName);
+  lineText(":");
   lineU64(line);
-  lineByte(0x3a);
+  lineText(":");
   lineU64(column);
-  proxy_log(LOG_CRITICAL, linePtr(), <usize>lineLen());
+  logLine(LOG_CRITICAL);
   unreachable();
 }

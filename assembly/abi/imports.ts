@@ -39,3 +39,7 @@ export declare function proxy_define_metric(metricType: u32, namePtr: usize, nam
 // @ts-ignore: decorator
 @external("env", "proxy_increment_metric")
 export declare function proxy_increment_metric(metricId: u32, delta: i64): u32;
+
+// @ts-ignore: decorator
+@external("env", "proxy_set_effective_context")
+export declare function proxy_set_effective_context(contextId: u32): u32;

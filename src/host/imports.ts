@@ -12,6 +12,7 @@ import {
   WasmResult,
 } from './abi.js';
 import { ByteQueue, copyBytes, EMPTY_BYTES } from './buffer.js';
+import type { HostFaults } from './faults.js';
 import type { Metrics } from './metrics.js';
 import type { HostCallStats } from './stats.js';
 import type { HostContext, Vm } from './vm.js';
@@ -22,6 +23,7 @@ export interface ImportHost {
   readonly stats: HostCallStats;
   readonly metrics: Metrics;
   readonly vmConfiguration: Uint8Array;
+  readonly faults: HostFaults;
 }
 
 /** Envoy's Context::getBuffer: null is NotFound; a Uint8Array is read-only (set is BadArgument). */
@@ -59,16 +61,33 @@ function restricted(): never {
 }
 
 export function createImports(host: ImportHost, abi: '0.2.0' | '0.2.1'): Record<string, (...args: never[]) => unknown> {
-  const { vm, stats, metrics } = host;
+  const { vm, stats, metrics, faults } = host;
   const c = stats.calls;
-  const U = WasmResult.Unimplemented;
+
+  /**
+   * What every host call does first, in cpp-host's order (src/exports.cc): count the call; trap
+   * when only proxy_log may run (VM start, allocator); refuse arguments that are checked before
+   * the context is looked up (`argsValid` false: BadArgument); apply an injected fault (its
+   * first five arguments decide it); then find the context the call acts on. A number is the
+   * status to return at once.
+   */
+  function enter(name: string, argsValid: boolean, a = 0, b = 0, cc = 0, d = 0, e = 0): HostContext | WasmResult {
+    stats.total++;
+    c[name]!++;
+    if (vm.restricted && name !== 'proxy_log') restricted();
+    if (!argsValid) return WasmResult.BadArgument;
+    const fault = faults.hostCallResult(name, a, b, cc, d, e);
+    if (fault !== undefined) return fault;
+    return vm.context();
+  }
+
+  /** The preamble of a call with no argument checked before the context. */
+  const call = (name: string, a = 0, b = 0, cc = 0, d = 0, e = 0): HostContext | WasmResult => enter(name, true, a, b, cc, d, e);
 
   const fns: Record<string, (...args: never[]) => unknown> = {
     proxy_log(level: number, ptr: number, size: number): number {
-      stats.total++;
-      c.proxy_log!++;
-      if (level >>> 0 > LOG_LEVEL_MAX) return WasmResult.BadArgument;
-      const ctx = vm.context();
+      const ctx = enter('proxy_log', level >>> 0 <= LOG_LEVEL_MAX, level, ptr, size);
+      if (typeof ctx === 'number') return ctx;
       ptr >>>= 0;
       size >>>= 0;
       if (!vm.inBounds(ptr, size)) return WasmResult.InvalidMemoryAccess;
@@ -77,18 +96,14 @@ export function createImports(host: ImportHost, abi: '0.2.0' | '0.2.1'): Record<
     },
 
     proxy_get_log_level(ptr: number): number {
-      stats.total++;
-      c.proxy_get_log_level!++;
-      if (vm.restricted) restricted();
-      const level = vm.context().owner.logLevel;
-      return vm.setWord(ptr >>> 0, level) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+      const ctx = call('proxy_get_log_level', ptr);
+      if (typeof ctx === 'number') return ctx;
+      return vm.setWord(ptr >>> 0, ctx.owner.logLevel) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
     },
 
     proxy_get_property(pathPtr: number, pathSize: number, valuePtrPtr: number, valueSizePtr: number): number {
-      stats.total++;
-      c.proxy_get_property!++;
-      if (vm.restricted) restricted();
-      const ctx = vm.context();
+      const ctx = call('proxy_get_property', pathPtr, pathSize, valuePtrPtr, valueSizePtr);
+      if (typeof ctx === 'number') return ctx;
       pathPtr >>>= 0;
       pathSize >>>= 0;
       if (!vm.inBounds(pathPtr, pathSize)) return WasmResult.InvalidMemoryAccess;
@@ -99,10 +114,8 @@ export function createImports(host: ImportHost, abi: '0.2.0' | '0.2.1'): Record<
     },
 
     proxy_set_property(keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
-      stats.total++;
-      c.proxy_set_property!++;
-      if (vm.restricted) restricted();
-      const ctx = vm.context();
+      const ctx = call('proxy_set_property', keyPtr, keySize, valuePtr, valueSize);
+      if (typeof ctx === 'number') return ctx;
       keyPtr >>>= 0;
       keySize >>>= 0;
       valuePtr >>>= 0;
@@ -112,22 +125,18 @@ export function createImports(host: ImportHost, abi: '0.2.0' | '0.2.1'): Record<
     },
 
     proxy_get_buffer_status(type: number, lengthPtr: number, flagsPtr: number): number {
-      stats.total++;
-      c.proxy_get_buffer_status!++;
-      if (vm.restricted) restricted();
-      if (type >>> 0 > BUFFER_TYPE_MAX) return WasmResult.BadArgument;
-      const b = getBuffer(host, vm.context(), type);
+      const ctx = enter('proxy_get_buffer_status', type >>> 0 <= BUFFER_TYPE_MAX, type, lengthPtr, flagsPtr);
+      if (typeof ctx === 'number') return ctx;
+      const b = getBuffer(host, ctx, type);
       if (b === null) return WasmResult.NotFound;
       if (!vm.setWord(lengthPtr >>> 0, b.length) || !vm.setWord(flagsPtr >>> 0, 0)) return WasmResult.InvalidMemoryAccess;
       return WasmResult.Ok;
     },
 
     proxy_get_buffer_bytes(type: number, start: number, length: number, ptrPtr: number, sizePtr: number): number {
-      stats.total++;
-      c.proxy_get_buffer_bytes!++;
-      if (vm.restricted) restricted();
-      if (type >>> 0 > BUFFER_TYPE_MAX) return WasmResult.BadArgument;
-      const b = getBuffer(host, vm.context(), type);
+      const ctx = enter('proxy_get_buffer_bytes', type >>> 0 <= BUFFER_TYPE_MAX, type, start, length, ptrPtr, sizePtr);
+      if (typeof ctx === 'number') return ctx;
+      const b = getBuffer(host, ctx, type);
       if (b === null) return WasmResult.NotFound;
       start >>>= 0;
       length >>>= 0;
@@ -147,11 +156,9 @@ export function createImports(host: ImportHost, abi: '0.2.0' | '0.2.1'): Record<
     },
 
     proxy_set_buffer_bytes(type: number, start: number, length: number, dataPtr: number, dataSize: number): number {
-      stats.total++;
-      c.proxy_set_buffer_bytes!++;
-      if (vm.restricted) restricted();
-      if (type >>> 0 > BUFFER_TYPE_MAX) return WasmResult.BadArgument;
-      const b = getBuffer(host, vm.context(), type);
+      const ctx = enter('proxy_set_buffer_bytes', type >>> 0 <= BUFFER_TYPE_MAX, type, start, length, dataPtr, dataSize);
+      if (typeof ctx === 'number') return ctx;
+      const b = getBuffer(host, ctx, type);
       if (b === null) return WasmResult.NotFound;
       dataPtr >>>= 0;
       dataSize >>>= 0;
@@ -174,35 +181,28 @@ export function createImports(host: ImportHost, abi: '0.2.0' | '0.2.1'): Record<
     },
 
     proxy_continue_stream(type: number): number {
-      stats.total++;
-      c.proxy_continue_stream!++;
-      if (vm.restricted) restricted();
-      if (type >>> 0 > STREAM_TYPE_MAX) return WasmResult.BadArgument;
-      return vm.context().continueStream(type);
+      const ctx = enter('proxy_continue_stream', type >>> 0 <= STREAM_TYPE_MAX, type);
+      if (typeof ctx === 'number') return ctx;
+      return ctx.continueStream(type);
     },
 
     proxy_close_stream(type: number): number {
-      stats.total++;
-      c.proxy_close_stream!++;
-      if (vm.restricted) restricted();
-      if (type >>> 0 > STREAM_TYPE_MAX) return WasmResult.BadArgument;
-      return vm.context().closeStream(type);
+      const ctx = enter('proxy_close_stream', type >>> 0 <= STREAM_TYPE_MAX, type);
+      if (typeof ctx === 'number') return ctx;
+      return ctx.closeStream(type);
     },
 
     proxy_set_tick_period_milliseconds(ms: number): number {
-      stats.total++;
-      c.proxy_set_tick_period_milliseconds!++;
-      if (vm.restricted) restricted();
+      const ctx = call('proxy_set_tick_period_milliseconds', ms);
+      if (typeof ctx === 'number') return ctx;
       // The period is the calling context's root's (cpp-host ContextBase::setTimerPeriod).
-      vm.context().owner.setTickPeriod(ms >>> 0);
+      ctx.owner.setTickPeriod(ms >>> 0);
       return WasmResult.Ok;
     },
 
     proxy_get_current_time_nanoseconds(ptr: number): number {
-      stats.total++;
-      c.proxy_get_current_time_nanoseconds!++;
-      if (vm.restricted) restricted();
-      vm.context();
+      const ctx = call('proxy_get_current_time_nanoseconds', ptr);
+      if (typeof ctx === 'number') return ctx;
       ptr >>>= 0;
       if (!vm.inBounds(ptr, 8)) return WasmResult.InvalidMemoryAccess;
       vm.dv.setBigUint64(ptr, BigInt(Date.now()) * 1_000_000n, true);
@@ -210,10 +210,8 @@ export function createImports(host: ImportHost, abi: '0.2.0' | '0.2.1'): Record<
     },
 
     proxy_define_metric(type: number, namePtr: number, nameSize: number, idPtr: number): number {
-      stats.total++;
-      c.proxy_define_metric!++;
-      if (vm.restricted) restricted();
-      vm.context();
+      const ctx = call('proxy_define_metric', type, namePtr, nameSize, idPtr);
+      if (typeof ctx === 'number') return ctx;
       namePtr >>>= 0;
       nameSize >>>= 0;
       if (!vm.inBounds(namePtr, nameSize)) return WasmResult.InvalidMemoryAccess;
@@ -223,26 +221,20 @@ export function createImports(host: ImportHost, abi: '0.2.0' | '0.2.1'): Record<
     },
 
     proxy_increment_metric(id: number, delta: bigint): number {
-      stats.total++;
-      c.proxy_increment_metric!++;
-      if (vm.restricted) restricted();
-      vm.context();
+      const ctx = call('proxy_increment_metric', id);
+      if (typeof ctx === 'number') return ctx;
       return metrics.increment(id >>> 0, delta);
     },
 
     proxy_record_metric(id: number, value: bigint): number {
-      stats.total++;
-      c.proxy_record_metric!++;
-      if (vm.restricted) restricted();
-      vm.context();
+      const ctx = call('proxy_record_metric', id);
+      if (typeof ctx === 'number') return ctx;
       return metrics.record(id >>> 0, value);
     },
 
     proxy_get_metric(id: number, ptr: number): number {
-      stats.total++;
-      c.proxy_get_metric!++;
-      if (vm.restricted) restricted();
-      vm.context();
+      const ctx = call('proxy_get_metric', id, ptr);
+      if (typeof ctx === 'number') return ctx;
       const value = metrics.get(id >>> 0);
       if (typeof value === 'number') return value;
       ptr >>>= 0;
@@ -252,74 +244,52 @@ export function createImports(host: ImportHost, abi: '0.2.0' | '0.2.1'): Record<
     },
 
     proxy_set_effective_context(id: number): number {
-      stats.total++;
-      c.proxy_set_effective_context!++;
-      if (vm.restricted) restricted();
-      vm.context();
+      const ctx = call('proxy_set_effective_context', id);
+      if (typeof ctx === 'number') return ctx;
       if (!vm.contexts.has(id >>> 0)) return WasmResult.BadArgument;
       vm.effectiveId = id >>> 0;
       return WasmResult.Ok;
     },
 
     proxy_done(): number {
-      stats.total++;
-      c.proxy_done!++;
-      if (vm.restricted) restricted();
-      return vm.context().owner.done();
+      const ctx = call('proxy_done');
+      if (typeof ctx === 'number') return ctx;
+      return ctx.owner.done();
     },
 
     // HTTP maps: a network filter has none. Envoy's getMap() is null (BadArgument) and
     // getConstMap() yields no pairs (source/extensions/common/wasm/context.cc).
     proxy_get_header_map_value(type: number, keyPtr: number, keySize: number): number {
-      stats.total++;
-      c.proxy_get_header_map_value!++;
-      if (vm.restricted) restricted();
-      if (type >>> 0 > HEADER_MAP_TYPE_MAX) return WasmResult.BadArgument;
-      vm.context();
+      const ctx = enter('proxy_get_header_map_value', type >>> 0 <= HEADER_MAP_TYPE_MAX, type, keyPtr, keySize);
+      if (typeof ctx === 'number') return ctx;
       if (!vm.inBounds(keyPtr >>> 0, keySize >>> 0)) return WasmResult.InvalidMemoryAccess;
       return WasmResult.BadArgument;
     },
     proxy_add_header_map_value(type: number, kp: number, ks: number, vp: number, vs: number): number {
-      stats.total++;
-      c.proxy_add_header_map_value!++;
-      return mapWrite(type, kp, ks, vp, vs);
+      return mapWrite('proxy_add_header_map_value', type, kp, ks, vp, vs);
     },
     proxy_replace_header_map_value(type: number, kp: number, ks: number, vp: number, vs: number): number {
-      stats.total++;
-      c.proxy_replace_header_map_value!++;
-      return mapWrite(type, kp, ks, vp, vs);
+      return mapWrite('proxy_replace_header_map_value', type, kp, ks, vp, vs);
     },
     proxy_remove_header_map_value(type: number, kp: number, ks: number): number {
-      stats.total++;
-      c.proxy_remove_header_map_value!++;
-      return mapWrite(type, kp, ks, 0, 0);
+      return mapWrite('proxy_remove_header_map_value', type, kp, ks, 0, 0);
     },
     proxy_get_header_map_pairs(type: number, ptrPtr: number, sizePtr: number): number {
-      stats.total++;
-      c.proxy_get_header_map_pairs!++;
-      if (vm.restricted) restricted();
-      if (type >>> 0 > HEADER_MAP_TYPE_MAX) return WasmResult.BadArgument;
-      vm.context();
+      const ctx = enter('proxy_get_header_map_pairs', type >>> 0 <= HEADER_MAP_TYPE_MAX, type, ptrPtr, sizePtr);
+      if (typeof ctx === 'number') return ctx;
       return vm.copyOut(EMPTY_BYTES, ptrPtr >>> 0, sizePtr >>> 0);
     },
     proxy_set_header_map_pairs(type: number, ptr: number, size: number): number {
-      stats.total++;
-      c.proxy_set_header_map_pairs!++;
-      return mapWrite(type, ptr, size, 0, 0);
+      return mapWrite('proxy_set_header_map_pairs', type, ptr, size, 0, 0);
     },
     proxy_get_header_map_size(type: number): number {
-      stats.total++;
-      c.proxy_get_header_map_size!++;
-      if (vm.restricted) restricted();
-      if (type >>> 0 > HEADER_MAP_TYPE_MAX) return WasmResult.BadArgument;
-      vm.context();
+      const ctx = enter('proxy_get_header_map_size', type >>> 0 <= HEADER_MAP_TYPE_MAX, type);
+      if (typeof ctx === 'number') return ctx;
       return WasmResult.BadArgument;
     },
     proxy_send_local_response(_code: number, dp: number, ds: number, bp: number, bs: number, hp: number, hs: number): number {
-      stats.total++;
-      c.proxy_send_local_response!++;
-      if (vm.restricted) restricted();
-      vm.context();
+      const ctx = call('proxy_send_local_response', _code, dp, ds, bp, bs);
+      if (typeof ctx === 'number') return ctx;
       if (!vm.inBounds(dp >>> 0, ds >>> 0) || !vm.inBounds(bp >>> 0, bs >>> 0) || !vm.inBounds(hp >>> 0, hs >>> 0)) {
         return WasmResult.InvalidMemoryAccess;
       }
@@ -328,10 +298,8 @@ export function createImports(host: ImportHost, abi: '0.2.0' | '0.2.1'): Record<
 
     // The host has no clusters: Envoy answers an HTTP call to an unknown cluster with BadArgument.
     proxy_http_call(up: number, us: number, hp: number, hs: number, bp: number, bs: number, tp: number, ts: number, _timeout: number, tokenPtr: number): number {
-      stats.total++;
-      c.proxy_http_call!++;
-      if (vm.restricted) restricted();
-      vm.context();
+      const ctx = call('proxy_http_call', up, us, hp, hs, bp);
+      if (typeof ctx === 'number') return ctx;
       const ok = vm.inBounds(up >>> 0, us >>> 0) && vm.inBounds(hp >>> 0, hs >>> 0) && vm.inBounds(bp >>> 0, bs >>> 0) && vm.inBounds(tp >>> 0, ts >>> 0);
       if (!ok || !vm.setWord(tokenPtr >>> 0, 0)) return WasmResult.InvalidMemoryAccess;
       return WasmResult.BadArgument;
@@ -354,34 +322,26 @@ export function createImports(host: ImportHost, abi: '0.2.0' | '0.2.1'): Record<
 
     // Emscripten helpers Envoy registers for every module (cpp-host src/wasm.cc registerCallbacks).
     emscripten_notify_memory_growth(): void {
-      stats.total++;
-      c.emscripten_notify_memory_growth!++;
-      if (vm.restricted) restricted();
-      vm.context();
+      call('emscripten_notify_memory_growth');
     },
     pthread_equal(a: number, b: number): number {
-      stats.total++;
-      c.pthread_equal!++;
-      if (vm.restricted) restricted();
-      vm.context();
+      const ctx = call('pthread_equal', a, b);
+      if (typeof ctx === 'number') return ctx;
       return a === b ? 1 : 0;
     },
   };
 
-  function mapWrite(type: number, kp: number, ks: number, vp: number, vs: number): number {
-    if (vm.restricted) restricted();
-    if (type >>> 0 > HEADER_MAP_TYPE_MAX) return WasmResult.BadArgument;
-    vm.context();
+  function mapWrite(name: string, type: number, kp: number, ks: number, vp: number, vs: number): number {
+    const ctx = enter(name, type >>> 0 <= HEADER_MAP_TYPE_MAX, type, kp, ks, vp, vs);
+    if (typeof ctx === 'number') return ctx;
     if (!vm.inBounds(kp >>> 0, ks >>> 0) || !vm.inBounds(vp >>> 0, vs >>> 0)) return WasmResult.InvalidMemoryAccess;
     return WasmResult.BadArgument;
   }
 
   function unimplemented(name: string): number {
-    stats.total++;
-    c[name]!++;
-    if (vm.restricted) restricted();
-    vm.context();
-    return U;
+    const ctx = call(name);
+    if (typeof ctx === 'number') return ctx;
+    return WasmResult.Unimplemented;
   }
 
   if (abi === '0.2.0') for (const name of ONLY_IN_0_2_1) delete fns[name];

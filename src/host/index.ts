@@ -17,6 +17,8 @@ export { Connection } from './connection.js';
 export type { ConnectionProps, ConnectionSink, DataResult } from './connection.js';
 export type { MetricSnapshot } from './metrics.js';
 export { HostCallStats } from './stats.js';
+export { HostFaults } from './faults.js';
+export type { HostCallFault, CallbackFault } from './faults.js';
 export { envoyAddress } from './properties.js';
 export type { PropertyValue } from './properties.js';
 export { FilterStatus, WasmResult, LogLevel, BufferType, StreamType, PeerType, MetricType } from './abi.js';

@@ -24,6 +24,7 @@ import {
 } from './abi.js';
 import { ByteQueue, EMPTY_BYTES } from './buffer.js';
 import { Connection, type ConnectionProps, type ConnectionSink } from './connection.js';
+import { HostFaults } from './faults.js';
 import { createImports, type ImportHost } from './imports.js';
 import { Metrics, type MetricSnapshot } from './metrics.js';
 import { type ExportInfo, type ModuleInfo, readModuleInfo } from './module-info.js';
@@ -124,6 +125,7 @@ export class SharedVm {
   readonly contexts = new Map<number, HostContext>();
   readonly stats = new HostCallStats();
   readonly metrics = new Metrics();
+  readonly faults = new HostFaults();
   /** The plugins whose root context is not yet deleted, in start order. */
   readonly roots = new Set<Plugin>();
   readonly vm: Vm;
@@ -136,10 +138,15 @@ export class SharedVm {
     readonly vmId: string,
   ) {
     // A VM failure concerns every plugin in it: each one's log says why.
-    this.vm = new Vm(this.contexts, this.stats, (message) => {
-      for (const p of this.roots) p.hostLog(LogLevel.error, message);
-    });
-    this.importHost = { vm: this.vm, stats: this.stats, metrics: this.metrics, vmConfiguration };
+    this.vm = new Vm(
+      this.contexts,
+      this.stats,
+      (message) => {
+        for (const p of this.roots) p.hostLog(LogLevel.error, message);
+      },
+      this.faults,
+    );
+    this.importHost = { vm: this.vm, stats: this.stats, metrics: this.metrics, vmConfiguration, faults: this.faults };
   }
 }
 
@@ -210,6 +217,14 @@ export class Plugin {
     const prefix = (parts: string[]): string => parts.filter((p) => p !== '').map((p) => ` ${p}`).join('');
     this.logPrefixRoot = prefix([rootId, vmId]);
     this.logPrefixStream = prefix([name, rootId, vmId]);
+  }
+
+  /**
+   * Fault injection for tests (src/host/faults.ts): host calls that fail, callbacks the host
+   * skips or makes differently. Shared by the plugins of one VM; `faults.clear()` undoes it.
+   */
+  get faults(): HostFaults {
+    return this.shared.faults;
   }
 
   /** VM configuration (Envoy `vm_config.configuration`), the same for every plugin of the VM. */

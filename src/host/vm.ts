@@ -2,6 +2,7 @@
 // effective context, the "failed" state, the after-VM-call actions and the guest memory views.
 import { WasmResult } from './abi.js';
 import type { ByteQueue } from './buffer.js';
+import type { HostFaults } from './faults.js';
 import type { HostCallStats } from './stats.js';
 
 /**
@@ -67,6 +68,7 @@ export class Vm {
     readonly contexts: Map<number, HostContext>,
     readonly stats: HostCallStats,
     private readonly onFail: (message: string) => void,
+    private readonly faults: HostFaults,
   ) {}
 
   /** Re-creates the cached views when the memory has grown (growth detaches the old buffer). */
@@ -174,6 +176,11 @@ export class Vm {
     this.current = ctx;
     this.effectiveId = 0;
     try {
+      const fault = this.faults.callbackFault(name);
+      if (fault !== undefined) {
+        const args = [a, b, c].filter((v) => v !== undefined);
+        return fault(args, (...passed: number[]) => (fn(...passed) ?? 0) as number);
+      }
       return (fn(a as number, b as number, c as number) ?? 0) as number;
     } catch (err) {
       if (err instanceof RefusalSignal) throw err;

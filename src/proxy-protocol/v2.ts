@@ -119,11 +119,20 @@ function decodeAddresses(family: Family, block: Uint8Array): [Endpoint | null, E
   }
 }
 
-/** A 108-byte sun_path: the path ends at the first NUL. */
+/**
+ * A 108-byte sun_path. A path ends at the first NUL. A Linux abstract socket
+ * starts with a NUL; it reads back as "@name", the way Envoy prints one
+ * (source/common/network/address_impl.cc PipeInstance), so a header written for
+ * "@name" decodes to "@name". Its name ends at the first NUL of the padding: the
+ * sender fills sun_path up with NULs, so a name's own trailing NULs cannot be
+ * told from padding.
+ */
 function unixPath(bytes: Uint8Array): Endpoint {
-  const end = bytes.indexOf(0);
-  const path = bytes.subarray(0, end < 0 ? bytes.length : end);
-  return { address: Buffer.from(path).toString('utf8'), port: null };
+  const abstract = bytes[0] === 0;
+  const name = abstract ? bytes.subarray(1) : bytes;
+  const end = name.indexOf(0);
+  const path = Buffer.from(name.subarray(0, end < 0 ? name.length : end)).toString('utf8');
+  return { address: abstract && path !== '' ? `@${path}` : path, port: null };
 }
 
 function malformed(reason: string): DecodeResult {

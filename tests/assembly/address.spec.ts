@@ -1,28 +1,22 @@
 // Envoy address strings → address records. Malformed input must give "unknown"
 // (kind NONE), never a trap.
 import {
-  ADDRESS_RECORD_SIZE,
+  ADDRESS_SIZE,
+  Address,
+  AddressKind,
   FAM_TCP4,
   FAM_TCP6,
   FAM_UNIX_STREAM,
   FAM_UNSPEC,
-  KIND_IPV4,
-  KIND_IPV6,
-  KIND_NONE,
-  KIND_UNIX,
-  OFF_IP,
-  OFF_PATH,
-  addressKind,
-  addressPort,
   pairFamily,
   parseAddress,
 } from "../../assembly/address";
 import { hex, put, putHex, scratch } from "./helpers.include";
 
-const A = memory.data(<i32>ADDRESS_RECORD_SIZE, 8);
-const B = memory.data(<i32>ADDRESS_RECORD_SIZE, 8);
+const A = changetype<Address>(memory.data(ADDRESS_SIZE, 8));
+const B = changetype<Address>(memory.data(ADDRESS_SIZE, 8));
 
-function parse(text: string, into: usize = A): bool {
+function parse(text: string, into: Address = A): bool {
   return parseAddress(scratch(), put(text), into);
 }
 
@@ -35,61 +29,61 @@ function family(src: string, dst: string): u8 {
 describe("valid addresses", () => {
   it("IPv4 at its limits", () => {
     expect<bool>(parse("255.255.255.255:65535")).toBe(true);
-    expect<string>(hex(A + OFF_IP, 16)).toBe("00000000000000000000ffffffffffff");
-    expect<u16>(addressPort(A)).toBe(65535);
+    expect<string>(hex(A.ip, 16)).toBe("00000000000000000000ffffffffffff");
+    expect<u16>(A.port).toBe(65535);
     expect<bool>(parse("0.0.0.0:0")).toBe(true);
-    expect<string>(hex(A + OFF_IP, 16)).toBe("00000000000000000000ffff00000000");
+    expect<string>(hex(A.ip, 16)).toBe("00000000000000000000ffff00000000");
     expect<bool>(parse("10.200.3.40:9")).toBe(true);
-    expect<string>(hex(A + OFF_IP, 16)).toBe("00000000000000000000ffff0ac80328");
-    expect<u16>(addressPort(A)).toBe(9);
+    expect<string>(hex(A.ip, 16)).toBe("00000000000000000000ffff0ac80328");
+    expect<u16>(A.port).toBe(9);
   });
   it("IPv4 with port", () => {
     expect<bool>(parse("1.2.3.4:5678")).toBe(true);
-    expect<u8>(addressKind(A)).toBe(KIND_IPV4);
-    expect<u16>(addressPort(A)).toBe(5678);
-    expect<string>(hex(A + OFF_IP, 16)).toBe("00000000000000000000ffff01020304");
+    expect<i32>(A.kind).toBe(AddressKind.IPv4);
+    expect<u16>(A.port).toBe(5678);
+    expect<string>(hex(A.ip, 16)).toBe("00000000000000000000ffff01020304");
   });
   it("IPv4 edge values and ports 0 and 65535", () => {
     expect<bool>(parse("0.0.0.0:0")).toBe(true);
-    expect<u16>(addressPort(A)).toBe(0);
+    expect<u16>(A.port).toBe(0);
     expect<bool>(parse("255.255.255.255:65535")).toBe(true);
-    expect<u16>(addressPort(A)).toBe(65535);
+    expect<u16>(A.port).toBe(65535);
   });
   it("IPv6 forms", () => {
     expect<bool>(parse("[2001:db8::1]:443")).toBe(true);
-    expect<u8>(addressKind(A)).toBe(KIND_IPV6);
-    expect<string>(hex(A + OFF_IP, 16)).toBe("20010db8000000000000000000000001");
+    expect<i32>(A.kind).toBe(AddressKind.IPv6);
+    expect<string>(hex(A.ip, 16)).toBe("20010db8000000000000000000000001");
     expect<bool>(parse("[::]:1")).toBe(true);
-    expect<string>(hex(A + OFF_IP, 16)).toBe("00000000000000000000000000000000");
+    expect<string>(hex(A.ip, 16)).toBe("00000000000000000000000000000000");
     expect<bool>(parse("[1:2:3:4:5:6:7:8]:1")).toBe(true);
-    expect<string>(hex(A + OFF_IP, 16)).toBe("00010002000300040005000600070008");
+    expect<string>(hex(A.ip, 16)).toBe("00010002000300040005000600070008");
     expect<bool>(parse("[fe80::1:2]:1")).toBe(true);
-    expect<string>(hex(A + OFF_IP, 16)).toBe("fe800000000000000000000000010002");
+    expect<string>(hex(A.ip, 16)).toBe("fe800000000000000000000000010002");
     expect<bool>(parse("[1::]:1")).toBe(true);
-    expect<string>(hex(A + OFF_IP, 16)).toBe("00010000000000000000000000000000");
+    expect<string>(hex(A.ip, 16)).toBe("00010000000000000000000000000000");
     expect<bool>(parse("[ABCD:ef01::]:1")).toBe(true);
-    expect<string>(hex(A + OFF_IP, 16)).toBe("abcdef01000000000000000000000000");
+    expect<string>(hex(A.ip, 16)).toBe("abcdef01000000000000000000000000");
   });
   it("IPv4-mapped and embedded IPv4", () => {
     expect<bool>(parse("[::ffff:1.2.3.4]:80")).toBe(true);
-    expect<string>(hex(A + OFF_IP, 16)).toBe("00000000000000000000ffff01020304");
+    expect<string>(hex(A.ip, 16)).toBe("00000000000000000000ffff01020304");
     expect<bool>(parse("[::ffff:102:304]:80")).toBe(true);
-    expect<string>(hex(A + OFF_IP, 16)).toBe("00000000000000000000ffff01020304");
+    expect<string>(hex(A.ip, 16)).toBe("00000000000000000000ffff01020304");
     expect<bool>(parse("[1:2:3:4:5:6:1.2.3.4]:80")).toBe(true);
-    expect<string>(hex(A + OFF_IP, 16)).toBe("00010002000300040005000601020304");
+    expect<string>(hex(A.ip, 16)).toBe("00010002000300040005000601020304");
   });
   it("a zone id (Envoy prints %<scope id>) is accepted and dropped", () => {
     expect<bool>(parse("[fe80::1%2]:443")).toBe(true);
-    expect<string>(hex(A + OFF_IP, 16)).toBe("fe800000000000000000000000000001");
+    expect<string>(hex(A.ip, 16)).toBe("fe800000000000000000000000000001");
     expect<bool>(parse("[fe80::1%eth0]:443")).toBe(true);
-    expect<u16>(addressPort(A)).toBe(443);
+    expect<u16>(A.port).toBe(443);
   });
   it("pipe paths, and abstract sockets with a leading NUL", () => {
     expect<bool>(parse("/var/run/envoy.sock")).toBe(true);
-    expect<u8>(addressKind(A)).toBe(KIND_UNIX);
-    expect<string>(hex(A + OFF_PATH, 4)).toBe("2f766172");
+    expect<i32>(A.kind).toBe(AddressKind.Unix);
+    expect<string>(hex(A.path, 4)).toBe("2f766172");
     expect<bool>(parse("@abstract")).toBe(true);
-    expect<string>(hex(A + OFF_PATH, 4)).toBe("00616273");
+    expect<string>(hex(A.path, 4)).toBe("00616273");
     // 107 bytes is the longest path Envoy accepts (sun_path is 108 with the NUL).
     let long = "/";
     for (let i = 0; i < 106; i++) long += "a";
@@ -115,7 +109,7 @@ describe("malformed input gives unknown, never a trap", () => {
     for (let i = 0; i < BAD.length; i++) {
       const text = BAD[i];
       expect<bool>(parse(text)).toBe(false, text);
-      expect<u8>(addressKind(A)).toBe(KIND_NONE, text);
+      expect<i32>(A.kind).toBe(AddressKind.None, text);
     }
   });
   it("rejects a 10 kB string", () => {

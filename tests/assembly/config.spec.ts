@@ -1,45 +1,30 @@
 // Plugin configuration: defaults, every key, the TLV records it produces, and
 // every class of error with the exact one-line message.
-import {
-  SOURCE_CONNECTION_ID,
-  SOURCE_PROPERTY,
-  SOURCE_SNI,
-  SOURCE_SSL,
-  SOURCE_STATIC,
-  configCloseOnUnknown,
-  configCrc32c,
-  configFirstTlv,
-  configRejectClientHeader,
-  configTlvCount,
-  configVersion,
-  freeConfig,
-  parseConfig,
-  tlvData,
-  tlvDataLength,
-  tlvNext,
-  tlvReserveAfter,
-  tlvSource,
-  tlvType,
-} from "../../assembly/config";
+import { Config, MAX_TLVS, TlvConfig, TlvSource, freeConfig, parseConfig } from "../../assembly/config";
 import { lineLen, linePtr } from "../../assembly/bytes";
 import { hex, put, putHex, scratch } from "./helpers.include";
 
 const PREFIX = "ppv2-wasm: bad plugin configuration: ";
 
-function parse(json: string): usize {
-  return parseConfig(scratch(), put(json));
+/** Parses a configuration that must be accepted. */
+function parse(json: string): Config {
+  const c = parseConfig(scratch(), put(json));
+  expect<bool>(c !== null).toBe(true, json);
+  return changetype<Config>(c);
 }
 
 function error(json: string): string {
-  const c = parse(json);
-  expect<usize>(c).toBe(0, json);
+  const c = parseConfig(scratch(), put(json));
+  expect<bool>(c === null).toBe(true, json);
   return String.UTF8.decodeUnsafe(linePtr(), <usize>lineLen());
 }
 
-function tlv(c: usize, index: i32): usize {
-  let t = configFirstTlv(c);
-  for (let i = 0; i < index; i++) t = tlvNext(t);
-  return t;
+function tlv(c: Config, index: i32): TlvConfig {
+  return c.tlv(index);
+}
+
+function data(c: Config, index: i32): string {
+  return hex(c.tlvData(c.tlv(index)), c.tlv(index).dataLength);
 }
 
 function repeat(s: string, n: i32): string {
@@ -50,16 +35,15 @@ function repeat(s: string, n: i32): string {
 
 describe("defaults", () => {
   it("empty input, whitespace and {} mean v2, no TLVs, LOCAL fallback", () => {
-    const c0 = parseConfig(scratch(), 0);
+    const c0 = changetype<Config>(parseConfig(scratch(), 0));
     const inputs = ["", "  \n\t", "{}", " { } "];
     for (let i = 0; i < inputs.length; i++) {
       const c = i == 0 ? c0 : parse(inputs[i]);
-      expect<usize>(c).not.toBe(0);
-      expect<i32>(configVersion(c)).toBe(2);
-      expect<i32>(configTlvCount(c)).toBe(0);
-      expect<bool>(configCloseOnUnknown(c)).toBe(false);
-      expect<bool>(configCrc32c(c)).toBe(false);
-      expect<bool>(configRejectClientHeader(c)).toBe(false);
+      expect<i32>(c.version).toBe(2);
+      expect<i32>(c.tlvCount).toBe(0);
+      expect<bool>(c.closeOnUnknown).toBe(false);
+      expect<bool>(c.crc32c).toBe(false);
+      expect<bool>(c.rejectClientHeader).toBe(false);
       if (i > 0) freeConfig(c);
     }
     freeConfig(c0);
@@ -69,21 +53,21 @@ describe("defaults", () => {
 describe("keys", () => {
   it("version, on_unknown_address, crc32c, reject_client_proxy_header", () => {
     let c = parse('{"version": 1, "on_unknown_address": "close", "reject_client_proxy_header": true}');
-    expect<i32>(configVersion(c)).toBe(1);
-    expect<bool>(configCloseOnUnknown(c)).toBe(true);
-    expect<bool>(configRejectClientHeader(c)).toBe(true);
+    expect<i32>(c.version).toBe(1);
+    expect<bool>(c.closeOnUnknown).toBe(true);
+    expect<bool>(c.rejectClientHeader).toBe(true);
     freeConfig(c);
     c = parse('{"version": 2, "on_unknown_address": "local", "crc32c": true, "reject_client_proxy_header": false}');
-    expect<i32>(configVersion(c)).toBe(2);
-    expect<bool>(configCloseOnUnknown(c)).toBe(false);
-    expect<bool>(configCrc32c(c)).toBe(true);
-    expect<bool>(configRejectClientHeader(c)).toBe(false);
+    expect<i32>(c.version).toBe(2);
+    expect<bool>(c.closeOnUnknown).toBe(false);
+    expect<bool>(c.crc32c).toBe(true);
+    expect<bool>(c.rejectClientHeader).toBe(false);
     freeConfig(c);
   });
 
   it("escaped key names are compared decoded", () => {
     const c = parse('{"ver\\u0073ion": 1}');
-    expect<i32>(configVersion(c)).toBe(1);
+    expect<i32>(c.version).toBe(1);
     freeConfig(c);
   });
 
@@ -101,43 +85,43 @@ describe("keys", () => {
         '{"type": 224, "property": ["metadata", "filter_metadata", "envoy.lb", "canary"]}' +
         "], \"crc32c\": true}",
     );
-    expect<i32>(configTlvCount(c)).toBe(9);
-    expect<u8>(tlvType(tlv(c, 0))).toBe(0x02);
-    expect<u8>(tlvSource(tlv(c, 0))).toBe(SOURCE_SNI);
-    expect<u8>(tlvType(tlv(c, 1))).toBe(0x05);
-    expect<u8>(tlvSource(tlv(c, 1))).toBe(SOURCE_CONNECTION_ID);
-    expect<u8>(tlvType(tlv(c, 2))).toBe(0x20);
-    expect<u8>(tlvSource(tlv(c, 2))).toBe(SOURCE_SSL);
-    expect<u8>(tlvType(tlv(c, 3))).toBe(0xea);
-    expect<u8>(tlvSource(tlv(c, 3))).toBe(SOURCE_STATIC);
-    expect<string>(hex(tlvData(tlv(c, 3)), tlvDataLength(tlv(c, 3)))).toBe("01a0ff");
-    expect<string>(hex(tlvData(tlv(c, 4)), tlvDataLength(tlv(c, 4)))).toBe("6832");
-    expect<u8>(tlvType(tlv(c, 5))).toBe(0x30);
-    expect<u8>(tlvType(tlv(c, 6))).toBe(0x04);
-    expect<i32>(tlvDataLength(tlv(c, 6))).toBe(0);
-    expect<u8>(tlvSource(tlv(c, 7))).toBe(SOURCE_PROPERTY);
-    expect<string>(String.UTF8.decodeUnsafe(tlvData(tlv(c, 7)), <usize>tlvDataLength(tlv(c, 7)))).toBe("connection\0uri_san_peer_certificate");
-    expect<string>(String.UTF8.decodeUnsafe(tlvData(tlv(c, 8)), <usize>tlvDataLength(tlv(c, 8)))).toBe("metadata\0filter_metadata\0envoy.lb\0canary");
+    expect<i32>(c.tlvCount).toBe(9);
+    expect<u8>(tlv(c, 0).type).toBe(0x02);
+    expect<i32>(tlv(c, 0).source).toBe(TlvSource.Sni);
+    expect<u8>(tlv(c, 1).type).toBe(0x05);
+    expect<i32>(tlv(c, 1).source).toBe(TlvSource.ConnectionId);
+    expect<u8>(tlv(c, 2).type).toBe(0x20);
+    expect<i32>(tlv(c, 2).source).toBe(TlvSource.Ssl);
+    expect<u8>(tlv(c, 3).type).toBe(0xea);
+    expect<i32>(tlv(c, 3).source).toBe(TlvSource.Static);
+    expect<string>(data(c, 3)).toBe("01a0ff");
+    expect<string>(data(c, 4)).toBe("6832");
+    expect<u8>(tlv(c, 5).type).toBe(0x30);
+    expect<u8>(tlv(c, 6).type).toBe(0x04);
+    expect<i32>(tlv(c, 6).dataLength).toBe(0);
+    expect<i32>(tlv(c, 7).source).toBe(TlvSource.Property);
+    expect<string>(String.UTF8.decodeUnsafe(c.tlvData(tlv(c, 7)), <usize>tlv(c, 7).dataLength)).toBe("connection\0uri_san_peer_certificate");
+    expect<string>(String.UTF8.decodeUnsafe(c.tlvData(tlv(c, 8)), <usize>tlv(c, 8).dataLength)).toBe("metadata\0filter_metadata\0envoy.lb\0canary");
     // Room kept behind each TLV for the static TLVs after it, plus the 7-byte CRC TLV.
-    expect<i32>(tlvReserveAfter(tlv(c, 8))).toBe(7);
-    expect<i32>(tlvReserveAfter(tlv(c, 2))).toBe(7 + 6 + 5 + 7 + 3);
-    expect<i32>(tlvReserveAfter(tlv(c, 0))).toBe(7 + 6 + 5 + 7 + 3);
+    expect<i32>(tlv(c, 8).reserveAfter).toBe(7);
+    expect<i32>(tlv(c, 2).reserveAfter).toBe(7 + 6 + 5 + 7 + 3);
+    expect<i32>(tlv(c, 0).reserveAfter).toBe(7 + 6 + 5 + 7 + 3);
     freeConfig(c);
   });
 
   it("accepts the custom and experimental ranges and a 128-byte UNIQUE_ID", () => {
     const c = parse('{"tlvs": [{"type": 224, "value": "a"}, {"type": 239, "value": "b"}, {"type": 247, "value": "c"}, {"type": 5, "value": "' + repeat("x", 128) + '"}]}');
-    expect<i32>(configTlvCount(c)).toBe(4);
+    expect<i32>(c.tlvCount).toBe(4);
     freeConfig(c);
   });
 
   it("a JSON string value is decoded (escapes, surrogate pairs) before it is sent", () => {
     const c = parse('{"tlvs": [{"type": 2, "value": "a\\"b\\u00e9\\ud83d\\ude00\\n"}]}');
-    expect<string>(hex(tlvData(tlv(c, 0)), tlvDataLength(tlv(c, 0)))).toBe("612262c3a9f09f98800a");
+    expect<string>(data(c, 0)).toBe("612262c3a9f09f98800a");
     freeConfig(c);
     // One escape of each UTF-8 length: 1, 2, 3 and 4 bytes, and raw UTF-8 copied as it is.
     const d = parse('{"tlvs": [{"type": 2, "value": "\\u0041\\u07ff\\u20ac\\udbff\\udfff\\/\u00e9"}]}');
-    expect<string>(hex(tlvData(tlv(d, 0)), tlvDataLength(tlv(d, 0)))).toBe("41dfbfe282acf48fbfbf2fc3a9");
+    expect<string>(data(d, 0)).toBe("41dfbfe282acf48fbfbf2fc3a9");
     freeConfig(d);
   });
 
@@ -155,7 +139,6 @@ describe("keys", () => {
   it("static TLVs up to the limit are accepted", () => {
     // 65535 - 216 (UNIX block) = 65319 bytes for static TLVs: one value of 65316.
     const c = parse('{"tlvs": [{"type": 224, "value": "' + repeat("a", 65316) + '"}]}');
-    expect<usize>(c).not.toBe(0);
     freeConfig(c);
   });
 });
@@ -246,16 +229,54 @@ describe("errors name the key and quote the value", () => {
   });
   it("bytes that are not UTF-8", () => {
     const n = putHex("7b2276657273696f6e223a2022ff227d"); // {"version": "\xff"}
-    expect<usize>(parseConfig(scratch(), n)).toBe(0);
+    expect<bool>(parseConfig(scratch(), n) === null).toBe(true);
     expect<string>(String.UTF8.decodeUnsafe(linePtr(), <usize>lineLen())).toBe(PREFIX + "invalid JSON at byte 13: invalid UTF-8 in string");
     const m = putHex("7b22c0af223a20327d"); // overlong encoding in a key
-    expect<usize>(parseConfig(scratch(), m)).toBe(0);
+    expect<bool>(parseConfig(scratch(), m) === null).toBe(true);
     const k = putHex("7b22eda080223a20327d"); // UTF-16 surrogate encoded as UTF-8
-    expect<usize>(parseConfig(scratch(), k)).toBe(0);
+    expect<bool>(parseConfig(scratch(), k) === null).toBe(true);
   });
   it("nesting deeper than 32 levels", () => {
     expect<string>(error('{"version": ' + repeat("[", 40) + repeat("]", 40) + "}")).toBe(PREFIX + "invalid JSON at byte 44: nested deeper than 32");
     // 60000 levels: bounded, no stack overflow.
     expect<string>(error(repeat("[", 60000))).toBe(PREFIX + "invalid JSON at byte 33: nested deeper than 32");
+  });
+});
+
+describe("bounds", () => {
+  it("accepts 64 TLVs and refuses the 65th, naming the limit", () => {
+    let list = "";
+    for (let i = 0; i < MAX_TLVS; i++) list += (i > 0 ? ", " : "") + '{"type": "noop", "value": ""}';
+    const c = parse('{"tlvs": [' + list + "]}");
+    expect<i32>(c.tlvCount).toBe(64);
+    freeConfig(c);
+    expect<string>(error('{"tlvs": [' + list + ', {"type": "noop", "value": ""}]}')).toBe(PREFIX + "tlvs: more than 64 TLVs; the limit is 64");
+  });
+  it("reserves room after each TLV in one pass, last to first", () => {
+    const c = parse('{"crc32c": true, "tlvs": [{"type": 224, "from": "sni"}, {"type": 225, "value": "ab"}, {"type": 226, "from": "sni"}, {"type": 227, "hex": "00"}]}');
+    expect<i32>(tlv(c, 3).reserveAfter).toBe(7);
+    expect<i32>(tlv(c, 2).reserveAfter).toBe(7 + 4);
+    expect<i32>(tlv(c, 1).reserveAfter).toBe(7 + 4);
+    expect<i32>(tlv(c, 0).reserveAfter).toBe(7 + 4 + 5);
+    freeConfig(c);
+  });
+});
+
+describe("the SSL TLV's listener_verifies_client_cert", () => {
+  it("is false unless set, and only true when set to true", () => {
+    let c = parse('{"tlvs": [{"from": "ssl"}]}');
+    expect<bool>(tlv(c, 0).listenerVerifiesClientCert).toBe(false);
+    freeConfig(c);
+    c = parse('{"tlvs": [{"from": "ssl", "listener_verifies_client_cert": true}]}');
+    expect<bool>(tlv(c, 0).listenerVerifiesClientCert).toBe(true);
+    freeConfig(c);
+    c = parse('{"tlvs": [{"listener_verifies_client_cert": false, "from": "ssl"}]}');
+    expect<bool>(tlv(c, 0).listenerVerifiesClientCert).toBe(false);
+    freeConfig(c);
+  });
+  it("must be a boolean, once, on a from: ssl TLV", () => {
+    expect<string>(error('{"tlvs": [{"from": "ssl", "listener_verifies_client_cert": "yes"}]}')).toBe(PREFIX + 'tlvs[0].listener_verifies_client_cert: expected true or false (got "yes")');
+    expect<string>(error('{"tlvs": [{"type": 2, "from": "sni", "listener_verifies_client_cert": true}]}')).toBe(PREFIX + 'tlvs[0].listener_verifies_client_cert: only with "from": "ssl" (got true)');
+    expect<string>(error('{"tlvs": [{"from": "ssl", "listener_verifies_client_cert": true, "listener_verifies_client_cert": true}]}')).toBe(PREFIX + "tlvs[0].listener_verifies_client_cert: duplicate key (got true)");
   });
 });

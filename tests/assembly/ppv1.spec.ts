@@ -1,11 +1,11 @@
 // PROXY v1 text lines (haproxy doc/proxy-protocol.txt 2.1), literal expected text.
-import { ADDRESS_RECORD_SIZE, pairFamily, parseAddress } from "../../assembly/address";
-import { encodeV1 } from "../../assembly/ppv1";
+import { ADDRESS_SIZE, Address, FAM_UNIX_STREAM, pairFamily, parseAddress } from "../../assembly/address";
+import { encodeV1, v1CanExpress } from "../../assembly/ppv1";
 import { put, scratch } from "./helpers.include";
 
 const OUT = memory.data(128);
-const SRC = memory.data(<i32>ADDRESS_RECORD_SIZE, 8);
-const DST = memory.data(<i32>ADDRESS_RECORD_SIZE, 8);
+const SRC = changetype<Address>(memory.data(ADDRESS_SIZE, 8));
+const DST = changetype<Address>(memory.data(ADDRESS_SIZE, 8));
 
 function line(src: string, dst: string): string {
   parseAddress(scratch(), put(src), SRC);
@@ -41,8 +41,9 @@ describe("v1", () => {
     expect<string>(l).toBe("PROXY TCP6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n");
     expect<i32>(l.length).toBe(104);
   });
-  it("UNIX sockets and unknown addresses: PROXY UNKNOWN", () => {
+  it("UNIX sockets and unknown addresses: PROXY UNKNOWN; v1 cannot express a UNIX pair", () => {
     expect<string>(line("/tmp/a", "/tmp/b")).toBe("PROXY UNKNOWN\r\n");
+    expect<bool>(v1CanExpress(FAM_UNIX_STREAM)).toBe(false);
     expect<string>(line("envoy://internal", "1.2.3.4:5")).toBe("PROXY UNKNOWN\r\n");
   });
   it("refuses a buffer under 107 bytes", () => {

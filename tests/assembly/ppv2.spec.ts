@@ -1,6 +1,6 @@
 // PROXY v2 encoder: literal golden vectors written from haproxy
 // doc/proxy-protocol.txt section 2.2, and the length invariant on every one.
-import { ADDRESS_RECORD_SIZE, FAM_TCP4, FAM_TCP6, FAM_UNIX_STREAM, pairFamily, parseAddress } from "../../assembly/address";
+import { ADDRESS_SIZE, Address, FAM_TCP4, FAM_TCP6, FAM_UNIX_STREAM, pairFamily, parseAddress } from "../../assembly/address";
 import {
   PP2_MAX_HEADER,
   v2AppendBytes,
@@ -15,8 +15,8 @@ import { hex, put, putHex, scratch } from "./helpers.include";
 
 const SIG = "0d0a0d0a000d0a515549540a";
 const OUT = memory.data(65552 + 16, 8);
-const SRC = memory.data(<i32>ADDRESS_RECORD_SIZE, 8);
-const DST = memory.data(<i32>ADDRESS_RECORD_SIZE, 8);
+const SRC = changetype<Address>(memory.data(ADDRESS_SIZE, 8));
+const DST = changetype<Address>(memory.data(ADDRESS_SIZE, 8));
 const VALUE = 66000; // scratch offset for TLV values
 
 function pair(src: string, dst: string): u8 {

@@ -1,5 +1,5 @@
 // CN from Envoy's RFC 2253 subject string (connection.subject_peer_certificate).
-import { commonName } from "../../assembly/subject";
+import { NO_COMMON_NAME, UNUSABLE_COMMON_NAME, commonName } from "../../assembly/subject";
 import { put, scratch } from "./helpers.include";
 
 const OUT = memory.data(256);
@@ -7,6 +7,10 @@ const OUT = memory.data(256);
 function cn(subject: string, cap: i32 = 256): string | null {
   const n = commonName(scratch(), put(subject), OUT, cap);
   return n < 0 ? null : String.UTF8.decodeUnsafe(OUT, <usize>n);
+}
+
+function status(subject: string, cap: i32 = 256): i32 {
+  return commonName(scratch(), put(subject), OUT, cap);
 }
 
 describe("commonName", () => {
@@ -28,12 +32,15 @@ describe("commonName", () => {
   it("does not confuse other attributes ending in CN", () => {
     expect<string | null>(cn("XCN=no,O=x")).toBeNull();
   });
-  it("has no CN, an empty CN, a DER (#hex) CN, a dangling escape or one over cap: none", () => {
-    expect<string | null>(cn("O=Example,C=US")).toBeNull();
-    expect<string | null>(cn("CN=,O=x")).toBeNull();
-    expect<string | null>(cn("CN=#0403616263")).toBeNull();
-    expect<string | null>(cn("CN=abc\\")).toBeNull();
-    expect<string | null>(cn("CN=abcdef", 3)).toBeNull();
-    expect<string | null>(cn("")).toBeNull();
+  it("no CN, or an empty one: NO_COMMON_NAME", () => {
+    expect<i32>(status("O=Example,C=US")).toBe(NO_COMMON_NAME);
+    expect<i32>(status("CN=,O=x")).toBe(NO_COMMON_NAME);
+    expect<i32>(status("")).toBe(NO_COMMON_NAME);
+  });
+  it("a CN that cannot be sent (DER #hex, a dangling escape, over cap): UNUSABLE_COMMON_NAME, never cut", () => {
+    expect<i32>(status("CN=#0403616263")).toBe(UNUSABLE_COMMON_NAME);
+    expect<i32>(status("CN=abc\\")).toBe(UNUSABLE_COMMON_NAME);
+    expect<i32>(status("CN=abcdef", 3)).toBe(UNUSABLE_COMMON_NAME);
+    expect<i32>(status("CN=abc", 3)).toBe(3);
   });
 });

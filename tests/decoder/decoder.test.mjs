@@ -82,6 +82,14 @@ const V2_POSITIVE = [
     },
   },
   {
+    name: 'UNIX stream: a Linux abstract socket (sun_path starts with a NUL) reads back as "@name", as Envoy prints it',
+    bytes: concat(hex(`${SIG} 21 31 00d8`), padded('\0envoy.admin', 108), padded('', 108)),
+    expect: {
+      version: 2, command: 'PROXY', family: 'UNIX_STREAM', length: 232, tlvs: [],
+      source: { address: '@envoy.admin', port: null }, destination: { address: '', port: null },
+    },
+  },
+  {
     name: 'LOCAL with UNSPEC and length 0',
     bytes: hex(`${SIG} 20 00 0000`),
     expect: { version: 2, command: 'LOCAL', family: 'UNSPEC', length: 16, source: null, destination: null, tlvs: [] },

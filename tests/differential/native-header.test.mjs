@@ -181,7 +181,7 @@ const CASES = [
       assert.deepEqual(types(native), []);
       const ssl = filter.header.tlvs.find((t) => t.type === 0x20)?.ssl;
       assert.ok(ssl, 'the filter sent PP2_TYPE_SSL');
-      assert.ok(ssl.clientFlags.includes('PP2_CLIENT_SSL') && ssl.clientFlags.includes('PP2_CLIENT_CERT_CONN'), `client flags ${ssl.clientFlags}`);
+      assert.ok(ssl.clientFlags.includes('PP2_CLIENT_SSL') && ssl.clientFlags.includes('PP2_CLIENT_CERT_SESS'), `client flags ${ssl.clientFlags}`);
       assert.match(ssl.subTlvs.find((t) => t.type === 0x21)?.text ?? '', /^TLSv1\.[23]$/);
       assert.equal(ssl.subTlvs.find((t) => t.type === 0x22)?.text, 'ppv2-test-client');
       assert.equal(hex(withTlvs(filter, [])), hex(native.bytes));

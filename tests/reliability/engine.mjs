@@ -26,7 +26,7 @@ const require = createRequire(import.meta.url);
 const ppjs = require('proxy-protocol-js');
 const balena = require('@balena/proxy-protocol-parser');
 
-export const COUNTERS = ['headers_written', 'local_fallbacks', 'closed_by_policy', 'tlvs_omitted'];
+export const COUNTERS = ['headers_written', 'local_fallbacks', 'closed_by_policy', 'tlvs_omitted', 'closed_on_error'];
 
 /** A failed invariant, with what is needed to replay it. */
 export class Finding extends Error {
@@ -260,7 +260,14 @@ function sameIp(text, ip16) {
 
 function checkEndpoints(h, expected, fail) {
   if (expected.family === 'UNIX_STREAM') {
-    const path = (p) => p.subarray(0, p.indexOf(0) < 0 ? p.length : p.indexOf(0)).toString('utf8');
+    // A sun_path as text: up to its first NUL; an abstract socket (a leading NUL) as "@name".
+    const path = (p) => {
+      const abstract = p[0] === 0;
+      const name = abstract ? p.subarray(1) : p;
+      const end = name.indexOf(0);
+      const text = name.subarray(0, end < 0 ? name.length : end).toString('utf8');
+      return abstract && text !== '' ? `@${text}` : text;
+    };
     if (h.source.address !== path(expected.src.path) || h.destination.address !== path(expected.dst.path)) fail('our decoder reads other UNIX paths');
     return;
   }

@@ -144,7 +144,7 @@ function propertyValue(r) {
 const SUBJECTS = [
   'CN=client.example,O=Example', 'O=Example,CN=client', 'cn=lower', 'CN=', 'CN=#0403616263', 'CN=a\\,b\\+c',
   'CN=\\41\\42', 'CN=tail\\', 'OU=x\\,CN=not,CN=yes', 'CN=' + 'c'.repeat(192), 'CN=' + 'c'.repeat(193), 'O=only', '',
-  'CN=a+OU=b', 'OU=b+CN=a', 'CN=\\e2\\98\\83', 'CN=\\zz', ',CN=after-empty',
+  'CN=a+OU=b', 'OU=b+CN=a', 'CN=\\e2\\98\\83', 'CN=\\zz', ',CN=after-empty', 'CN=\\ff', 'O=x\\', 'CN=' + '\\41'.repeat(192),
 ];
 
 /** Property paths a configuration may name, and what a connection may put there. */
@@ -173,7 +173,7 @@ export function connectionProps(r) {
   if (r.chance(0.5)) props.sni = r.pick(['', 'a.example', 'ü.example', 's'.repeat(KIB64), 'x'.repeat(r.int(1, 300))]);
   if (r.chance(0.5)) props.connectionId = r.pick([0n, 1n, (1n << 64n) - 1n, BigInt(r.int(0, 2 ** 31))]);
   if (r.chance(0.3)) props.properties['connection_id'] = r.pick([r.bytes(8), r.bytes(3), '', null]);
-  if (r.chance(0.4)) props.properties['connection.tls_version'] = r.pick(['TLSv1.3', 'TLSv1.2', '', null, 't'.repeat(100)]);
+  if (r.chance(0.4)) props.properties['connection.tls_version'] = r.pick(['TLSv1.3', 'TLSv1.2', '', null, 't'.repeat(64), 't'.repeat(65), 't'.repeat(100)]);
   if (r.chance(0.4)) props.properties['connection.mtls'] = r.pick([true, false, '', r.bytes(2)]);
   if (r.chance(0.4)) props.properties['connection.subject_peer_certificate'] = r.chance(0.8) ? r.pick(SUBJECTS) : r.bytes(r.length(300));
   if (r.chance(0.7)) props.properties['custom.value'] = propertyValue(r);
@@ -192,6 +192,7 @@ export function payload(r) {
     case 1:
       return Buffer.concat([Buffer.from('0d0a0d0a000d0a515549540a2111000c0606060607070707000100020000', 'hex'), body]);
     case 2: {
+      // A prefix of a signature: under 5 bytes (a SIP keep-alive looks like one) or more.
       const sig = r.chance(0.5) ? Buffer.from('PROXY ') : Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
       return Buffer.concat([sig.subarray(0, r.int(1, sig.length - 1)), r.chance(0.5) ? Buffer.alloc(0) : body]);
     }
@@ -254,8 +255,11 @@ function validTlv(r) {
       return { type, property: r.pick(PROPERTY_PATHS) };
     case 3:
       return { type, from: r.pick(['sni', 'connection_id']) };
-    case 4:
-      return r.chance(0.5) ? { from: 'ssl' } : { type: 0x20, from: 'ssl' };
+    case 4: {
+      const ssl = r.chance(0.5) ? { from: 'ssl' } : { type: 0x20, from: 'ssl' };
+      if (r.chance(0.5)) ssl.listener_verifies_client_cert = r.chance(0.5);
+      return ssl;
+    }
     default:
       return { type: 0xe1, value: 'x'.repeat(r.pick([1000, 20000, 32000])) };
   }
@@ -270,7 +274,7 @@ export function validConfig(r) {
   if (r.chance(0.5)) c.reject_client_proxy_header = r.chance(0.5);
   if (version !== 1) {
     if (r.chance(0.5)) c.crc32c = r.chance(0.6);
-    if (r.chance(0.7)) c.tlvs = Array.from({ length: r.int(0, 6) }, () => validTlv(r));
+    if (r.chance(0.7)) c.tlvs = Array.from({ length: r.chance(0.05) ? r.int(60, 64) : r.int(0, 6) }, () => validTlv(r));
   }
   // Keys in a random order, as a user might write them.
   return Object.fromEntries(Object.entries(c).sort(() => r.next() - 0.5));
@@ -281,7 +285,7 @@ function nearValid(r) {
   const c = validConfig(r);
   const text = () => JSON.stringify(c);
   const tlvs = () => (c.version === 1 ? undefined : (c.tlvs ??= []));
-  switch (r.int(0, 17)) {
+  switch (r.int(0, 19)) {
     case 0:
       c.version = r.pick([0, 3, -1, '2', 2.5, null, true, 1e3, [2]]);
       return text();
@@ -345,6 +349,19 @@ function nearValid(r) {
       return text();
     }
     case 16:
+      c.version = 2;
+      tlvs().push(r.pick([
+        { from: 'ssl', listener_verifies_client_cert: r.pick([1, 'true', null, {}]) },
+        { type: 1, from: r.pick(['sni', 'connection_id']), listener_verifies_client_cert: true },
+        { type: 1, value: 'x', listener_verifies_client_cert: false },
+      ]));
+      return text();
+    case 17:
+      // Over the 64-TLV limit, by one or by many.
+      c.version = 2;
+      c.tlvs = Array.from({ length: r.pick([65, 66, 200]) }, () => ({ type: 'noop', value: '' }));
+      return text();
+    case 18:
       c.tlvs = 'not reached';
       return `${text().slice(0, -1)}${r.pick([',', ',,', ' x', '}}', ']', ',"a":'])}`;
     default:
@@ -393,7 +410,7 @@ function deep(r) {
 }
 
 /** Configurations big in size: many TLVs, long values, lots of padding. */
-export function huge(r, { counts = [1000, 5000, 21844, 21845] } = {}) {
+export function huge(r, { counts = [64, 65, 1000, 21845] } = {}) {
   switch (r.int(0, 3)) {
     case 0: {
       const n = r.pick(counts);

@@ -29,8 +29,8 @@ test('reject_client_proxy_header: a client that sends its own v1 or v2 header is
   const attempts = [
     [SPOOF_V1, Buffer.from('GET / HTTP/1.0\r\n\r\n')],
     [SPOOF_V2, Buffer.from('hello')],
-    // The signature split across reads: the filter waits for enough bytes to decide.
-    [SPOOF_V1.subarray(0, 3), SPOOF_V1.subarray(3), Buffer.from('x')],
+    // The signature split across reads: from 5 bytes on the filter waits for enough bytes to decide.
+    [SPOOF_V1.subarray(0, 5), SPOOF_V1.subarray(5), Buffer.from('x')],
     [SPOOF_V2.subarray(0, 7), SPOOF_V2.subarray(7)],
   ];
   for (const parts of attempts) {
@@ -49,6 +49,16 @@ test('reject_client_proxy_header: a client that sends its own v1 or v2 header is
   // A client that merely starts like a header but is not one is served normally.
   const r = await client(proxy.port, { parts: [Buffer.from('PROXZ not a header')] });
   assert.equal(r.data.toString(), 'PROXZ not a header');
+  // Fewer than 5 bytes never hold a connection back (a SIP keep-alive is CRLF or CRLFCRLF), so a
+  // header split after 4 bytes is not rejected: it arrives as payload, after ours, which carries
+  // the real client; a backend trusts only the first header.
+  const before = inspect.records.length;
+  const split = await client(proxy.port, { parts: [SPOOF_V1.subarray(0, 4), SPOOF_V1.subarray(4)], gap: () => new Promise((res) => setTimeout(res, 5)) });
+  await inspect.waitFor(before + 1);
+  const record = inspect.records[before];
+  assert.equal(record.header?.source?.address, split.local.address, JSON.stringify(record));
+  assert.equal(record.header.source.port, split.local.port);
+  assert.deepEqual(split.data, SPOOF_V1, 'the client\'s header came through as payload');
 });
 
 test('default (reject_client_proxy_header off): a client\'s own header is payload, after ours; the first header carries the real client', async () => {

@@ -155,7 +155,9 @@ function textValueValid(type, bytes) {
 
 const TLV_NAMES = { alpn: 0x01, authority: 0x02, noop: 0x04, unique_id: 0x05, netns: 0x30 };
 const TOP_KEYS = ['version', 'on_unknown_address', 'crc32c', 'tlvs', 'reject_client_proxy_header'];
-const TLV_KEYS = ['type', 'value', 'hex', 'property', 'from'];
+const TLV_KEYS = ['type', 'value', 'hex', 'property', 'from', 'listener_verifies_client_cert'];
+/** docs/configuration.md: at most 64 TLVs. */
+export const MAX_TLVS = 64;
 /** Largest address block (UNIX, 2 x 108): static TLVs and the CRC must fit after it. */
 const LARGEST_ADDRESS_BLOCK = 216;
 const MAX_LENGTH = 65535;
@@ -204,6 +206,7 @@ export function predictConfig(text) {
       if (!Array.isArray(value)) return fail();
       config.tlvs = [];
       for (let index = 0; index < value.length; index++) {
+        if (index >= MAX_TLVS) return fail('tlvs');
         const tlv = predictTlv(value[index], index);
         if (tlv.error !== undefined) return { ok: false, key: tlv.error, certain: true };
         config.tlvs.push(tlv);
@@ -233,6 +236,7 @@ function predictTlv(value, index) {
   let source;
   let data;
   let path;
+  let listenerVerifiesClientCert = false;
   for (const [key, v] of value.$members) {
     if (!TLV_KEYS.includes(key)) return { error: at };
     if (key === 'type') {
@@ -260,12 +264,16 @@ function predictTlv(value, index) {
     } else if (key === 'from') {
       if (v !== 'sni' && v !== 'connection_id' && v !== 'ssl') return { error: `${at}.from` };
       source = v;
+    } else if (key === 'listener_verifies_client_cert') {
+      if (typeof v !== 'boolean') return { error: `${at}.${key}` };
+      listenerVerifiesClientCert = v;
     }
     if (seen.has(key)) return { error: `${at}.${key}` };
     seen.add(key);
   }
   const sources = ['value', 'hex', 'property', 'from'].filter((k) => seen.has(k));
   if (sources.length !== 1) return { error: at };
+  if (seen.has('listener_verifies_client_cert') && source !== 'ssl') return { error: `${at}.listener_verifies_client_cert` };
   if (source === 'ssl') {
     if (type !== undefined && type !== 0x20) return { error: `${at}.type` };
     type = 0x20;
@@ -273,7 +281,7 @@ function predictTlv(value, index) {
     if (type === undefined || !tlvTypeAllowed(type)) return { error: `${at}.type` };
     if (source === 'static' && !textValueValid(type, data)) return { error: at };
   }
-  return { type, source, value: data, path };
+  return { type, source, value: data, path, listenerVerifiesClientCert };
 }
 
 // ---------------------------------------------------------------- Envoy addresses
@@ -426,19 +434,28 @@ export function ipv6Text(ip) {
   return `${groups.slice(0, best).map(hex).join(':')}::${groups.slice(best + bestLen).map(hex).join(':')}`;
 }
 
-/** The Common Name in an RFC 2253 subject (Envoy's connection.subject_peer_certificate), unescaped; null if none usable. */
+/** The longest SSL VERSION and CN values sent (docs/configuration.md); longer ones are left out, never cut. */
+const SSL_VERSION_MAX = 64;
+const SSL_CN_MAX = 192;
+
+/**
+ * The Common Name in an RFC 2253 subject (Envoy's connection.subject_peer_certificate),
+ * unescaped: { cn } when there is one to send, { none } when there is no CN (or an empty
+ * one), { unusable } when there is one that cannot be sent (DER "#hex", a dangling escape,
+ * over 192 bytes).
+ */
 export function commonNameOf(subject) {
   const b = Buffer.from(subject);
   const isHex = (c) => /^[0-9a-fA-F]$/.test(String.fromCharCode(c));
   let i = 0;
   while (i < b.length) {
-    const isCN = i + 3 <= b.length && (b[i] | 0x20) === 0x63 && (b[i + 1] | 0x20) === 0x6e && b[i + 2] === 0x3d;
+    const isCN = i + 3 <= b.length && (b[i] === 0x43 || b[i] === 0x63) && (b[i + 1] === 0x4e || b[i + 1] === 0x6e) && b[i + 2] === 0x3d;
     if (isCN) i += 3;
-    if (isCN && b[i] === 0x23) return null; // "#" + DER hex: not text
+    if (isCN && b[i] === 0x23) return { unusable: true }; // "#" + DER hex: not text
     const value = [];
     while (i < b.length && b[i] !== 0x2c && b[i] !== 0x2b) {
       if (b[i] === 0x5c) {
-        if (i + 1 >= b.length) return null; // a dangling escape: malformed
+        if (i + 1 >= b.length) return { unusable: true }; // a dangling escape: malformed
         if (i + 2 < b.length && isHex(b[i + 1]) && isHex(b[i + 2])) {
           value.push(parseInt(String.fromCharCode(b[i + 1], b[i + 2]), 16));
           i += 3;
@@ -448,10 +465,13 @@ export function commonNameOf(subject) {
         }
       } else value.push(b[i++]);
     }
-    if (isCN) return value.length > 0 && value.length <= 192 ? Buffer.from(value) : null;
+    if (isCN) {
+      if (value.length === 0) return { none: true };
+      return value.length <= SSL_CN_MAX ? { cn: Buffer.from(value) } : { unusable: true };
+    }
     i++; // the separator
   }
-  return null;
+  return { none: true };
 }
 
 /**
@@ -463,18 +483,21 @@ export function expectHeader(config, lookup, counters) {
   const src = parseEnvoyAddress(lookup('source\0address'));
   const dst = src === null ? null : parseEnvoyAddress(lookup('destination\0address'));
   const family = pairFamily(src, dst);
-  if (family === null && config.closeOnUnknown) {
+  // A fallback: the addresses are unknown, or the version cannot express them (v1 has no UNIX
+  // sockets). Counted either way; on_unknown_address "close" then closes instead of sending.
+  const fallback = family === null || (config.version === 1 && family === 'UNIX_STREAM');
+  if (fallback) counters.local_fallbacks++;
+  if (fallback && config.closeOnUnknown) {
     counters.closed_by_policy++;
     return { close: true };
   }
-  if (family === null) counters.local_fallbacks++;
   counters.headers_written++;
   if (config.version === 1) {
     let line;
     if (family === 'TCP4') line = `PROXY TCP4 ${src.ip.slice(12).join('.')} ${dst.ip.slice(12).join('.')} ${src.port} ${dst.port}\r\n`;
     else if (family === 'TCP6') line = `PROXY TCP6 ${ipv6Text(src.ip)} ${ipv6Text(dst.ip)} ${src.port} ${dst.port}\r\n`;
     else line = 'PROXY UNKNOWN\r\n';
-    return { header: Buffer.from(line, 'latin1'), family: family === 'UNIX_STREAM' ? null : family, src, dst, tlvs: [] };
+    return { header: Buffer.from(line, 'latin1'), family: fallback ? null : family, src, dst, tlvs: [] };
   }
   if (family === null) {
     return { header: Buffer.concat([V2_SIGNATURE, Buffer.from([0x20, 0x00, 0, 0])]), family: null, tlvs: [] };
@@ -498,8 +521,9 @@ export function expectHeader(config, lookup, counters) {
   const tlvs = [];
   config.tlvs.forEach((t, k) => {
     let value = null;
+    let subOmitted = 0;
     if (t.source === 'static') value = t.value;
-    else if (t.source === 'ssl') value = sslValue(lookup);
+    else if (t.source === 'ssl') ({ value, subOmitted } = sslValue(lookup, t.listenerVerifiesClientCert));
     else {
       let raw = t.source === 'property' ? lookup(t.path.join('\0')) : lookup(t.source === 'sni' ? 'connection\0requested_server_name' : 'connection_id');
       if (raw !== null && raw.length > 0 && t.source === 'connection_id') {
@@ -514,6 +538,7 @@ export function expectHeader(config, lookup, counters) {
     }
     tlvs.push({ type: t.type, value: Buffer.from(value) });
     length += 3 + value.length;
+    counters.tlvs_omitted += subOmitted;
   });
   if (config.crc32c) tlvs.push({ type: 0x03, value: Buffer.alloc(4) });
   const body = Buffer.concat([Buffer.from(block), ...tlvs.map((t) => tlvBytes(t.type, t.value))]);
@@ -526,31 +551,43 @@ export function expectHeader(config, lookup, counters) {
   return { header, family, src, dst, tlvs };
 }
 
-/** PP2_TYPE_SSL from Envoy's TLS attributes (haproxy doc 2.2.6), or null with no TLS. */
-function sslValue(lookup) {
+/**
+ * PP2_TYPE_SSL from Envoy's TLS attributes (haproxy doc 2.2.5; docs/configuration.md):
+ * { value: null } with no TLS or a VERSION that cannot be sent, else the value and how many
+ * sub-TLVs were left out (a CN that cannot be sent).
+ */
+function sslValue(lookup, listenerVerifiesClientCert) {
   const version = lookup('connection\0tls_version');
-  if (version === null || version.length === 0) return null;
-  const versionText = Buffer.from(version).subarray(0, 64);
-  if (!textValueValid(0x21, versionText)) return null;
+  if (version === null || version.length === 0 || version.length > SSL_VERSION_MAX) return { value: null, subOmitted: 0 };
+  if (!textValueValid(0x21, version)) return { value: null, subOmitted: 0 };
   const mtlsRaw = lookup('connection\0mtls');
   const mtls = mtlsRaw !== null && mtlsRaw.length >= 1 && mtlsRaw[0] !== 0;
   let cn = null;
+  let subOmitted = 0;
   if (mtls) {
     const subject = lookup('connection\0subject_peer_certificate');
-    if (subject !== null) cn = commonNameOf(subject);
-    if (cn !== null && !textValueValid(0x22, cn)) cn = null;
+    if (subject !== null) {
+      const name = commonNameOf(subject);
+      if (name.cn !== undefined && textValueValid(0x22, name.cn)) cn = name.cn;
+      else if (name.cn !== undefined || name.unusable) subOmitted = 1;
+    }
   }
-  const parts = [Buffer.from([0x01 | (mtls ? 0x02 : 0)]), Buffer.from([0, 0, 0, mtls ? 0 : 1]), tlvBytes(0x21, versionText)];
+  // client: SSL, plus CERT_SESS with a certificate (never CERT_CONN: Envoy cannot tell a
+  // resumed session); verify 0 only when the configuration says the listener verifies.
+  const client = 0x01 | (mtls ? 0x04 : 0);
+  const verify = mtls && listenerVerifiesClientCert ? 0 : 1;
+  const parts = [Buffer.from([client]), Buffer.from([0, 0, 0, verify]), tlvBytes(0x21, version)];
   if (cn !== null) parts.push(tlvBytes(0x22, cn));
-  return Buffer.concat(parts);
+  return { value: Buffer.concat(parts), subOmitted };
 }
 
 // ---------------------------------------------------------------- a client's own header
 
 /**
  * With reject_client_proxy_header: 'header' when the data starts with "PROXY "
- * or the 12-byte v2 signature, 'prefix' while it could still become one,
- * 'none' otherwise.
+ * or the 12-byte v2 signature, 'prefix' while it could still become one and
+ * holds at least 5 bytes (fewer never hold a connection back: a SIP keep-alive
+ * is CRLF or CRLFCRLF), 'none' otherwise.
  */
 export function clientHeaderVerdict(data) {
   const check = (sig) => {
@@ -561,6 +598,7 @@ export function clientHeaderVerdict(data) {
   const v1 = check(Buffer.from('PROXY ', 'latin1'));
   const v2 = check(V2_SIGNATURE);
   if (v1 === 'header' || v2 === 'header') return 'header';
+  if (data.length < 5) return 'none';
   if (v1 === 'prefix' || v2 === 'prefix') return 'prefix';
   return 'none';
 }

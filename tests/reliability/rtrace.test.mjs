@@ -86,6 +86,23 @@ for (const [name, configuration, props, behaviour] of SCENARIOS) {
   });
 }
 
+test('rtrace: after a flood of connections that never sent a byte, the next tick gives the table\'s memory back', async () => {
+  const plugin = await startPlugin({ wasm: shim.module, configuration: '' });
+  const tracer = shim.tracers.at(-1);
+  const props = { source: '1.2.3.4:5', destination: '5.6.7.8:9' };
+  for (let i = 0; i < 50; i++) drive(plugin, props, 'silent');
+  plugin.tick();
+  const calm = tracer.liveBytes;
+  const flood = Array.from({ length: 20_000 }, () => plugin.newConnection(props));
+  const peak = tracer.liveBytes;
+  assert.ok(peak >= calm + 20_000 * 8, `the flood took ${peak - calm} bytes`);
+  for (const c of flood) c.close('remote');
+  plugin.tick();
+  assert.ok(tracer.liveBytes <= calm + 1024, `${tracer.liveBytes - calm} bytes still held after the flood left and a tick ran`);
+  plugin.shutdown();
+  assert.deepEqual(tracer.errors, []);
+});
+
 test('rtrace: a refused configuration frees what parsing allocated', async () => {
   for (const configuration of ['{"tlvs":[{"type":1,"value":"x"},{"type":3,"value":"y"}]}', '{"version":1,"crc32c":true}', '[', '{"tlvs":[' + '{"type":1,"value":"v"},'.repeat(500) + '7]}']) {
     await assert.rejects(startPlugin({ wasm: shim.module, configuration }));
