@@ -60,6 +60,8 @@ export function checkRef(ref: string): string | null {
   return null;
 }
 
+const USAGE = 'usage: node dist/deploy/image.js [--ref REGISTRY/REPO:TAG] [--wasm FILE] [--out FILE]';
+
 async function main(argv: string[]): Promise<number> {
   const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8')) as { version: string };
   let ref: string | undefined;
@@ -73,8 +75,11 @@ async function main(argv: string[]): Promise<number> {
       else if (a === '--wasm') wasmFile = v;
       else out = v;
       i++;
+    } else if (a === '-h' || a === '--help') {
+      console.log(USAGE);
+      return 0;
     } else {
-      console.error(`image: unknown or incomplete option ${a}\nusage: node dist/deploy/image.js [--ref REGISTRY/REPO:TAG] [--wasm FILE] [--out FILE]`);
+      console.error(`image: unknown or incomplete option ${a}\n${USAGE}`);
       return 2;
     }
   }
