@@ -81,7 +81,8 @@ const [proxyHost, proxyPort] = splitHostPort(proxyAt);
 
 await Promise.all([
   start('inspect', ['inspect', '--listen', backendAt], showHeader),
-  start('proxy', ['proxy', '--listen', proxyAt, '--upstream', backendAt], (line) => console.log(`proxy    ${line}`)),
+  // The demo shows the proxy's lines without the time each starts with.
+  start('proxy', ['proxy', '--listen', proxyAt, '--upstream', backendAt], (line) => console.log(`proxy    ${line.replace(/^\S+Z /, '')}`)),
 ]);
 
 const url = `${proxyHost.includes(':') ? `[${proxyHost}]` : proxyHost}:${proxyPort}`;

@@ -36,7 +36,7 @@ test('npm start serves the demo, shows each decoded header, and stops both serve
     const reply = JSON.parse(client.data.toString());
     assert.deepEqual(reply.header.source, { address: '127.0.0.2', port: client.local.port });
     await waitFor(() => output, new RegExp(`backend  v2 PROXY TCP4 127\\.0\\.0\\.2:${client.local.port} -> 127\\.0\\.0\\.1:${proxyPort}`), 'the decoded header line');
-    await waitFor(() => output, /proxy    \S+Z 127\.0\.0\.2:\d+ -> .*filter added 28/, 'the proxy\'s line');
+    await waitFor(() => output, /proxy    127\.0\.0\.2:\d+ -> .*filter added 28/, 'the proxy\'s line');
   } finally {
     const closed = once(child, 'close');
     child.kill('SIGTERM');
