@@ -108,6 +108,14 @@ test('import(\'ppv2-wasm/host\') runs the shipped module; the decoder and the ro
   });
 });
 
+test('the example at the top of docs/host.md runs as written against the installed package', async () => {
+  const doc = readFileSync(join(ROOT, 'docs', 'host.md'), 'utf8');
+  const example = /```js\n([\s\S]*?)```/.exec(doc)?.[1];
+  assert.ok(example?.includes("from 'ppv2-wasm/host'"), 'docs/host.md starts with an example that imports ppv2-wasm/host');
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', `${example}\nconsole.log('ran');`], { cwd: project });
+  assert.equal(stdout, 'ran\n');
+});
+
 test('the exports carry type declarations: a TypeScript consumer type-checks against them', async () => {
   writeFileSync(join(project, 'consumer.ts'), `
     import { startPlugin, type Plugin, type DataResult } from 'ppv2-wasm/host';
