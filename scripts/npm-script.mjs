@@ -24,8 +24,10 @@ if (build === undefined || program === undefined) {
 
 const wantsHelp = args.includes('--help') || args.includes('-h');
 const steps = wantsHelp ? (existsSync(`${root}dist`) ? [] : ['build:ts']) : build.split(',');
+// The npm that started this script (PATH's first npm is an old one from node_modules/.bin).
+const npm = /npm-cli\.js$/.test(process.env.npm_execpath ?? '') ? [process.execPath, process.env.npm_execpath] : ['npm'];
 for (const step of steps) {
-  const result = spawnSync('npm', ['run', step], { cwd: root, stdio: 'inherit' });
+  const result = spawnSync(npm[0], [...npm.slice(1), 'run', step], { cwd: root, stdio: 'inherit' });
   if (result.status !== 0) {
     console.error(`npm run ${step} failed${result.error ? `: ${result.error.message}` : ''}; ${program} did not run`);
     process.exit(result.status ?? 1);

@@ -129,7 +129,9 @@ export function releaseArtifacts({ tag, image, repo, out }) {
   if (url !== `oci://${ref}`) throw new Error(`wasmplugin.yaml: url is ${url}, expected oci://${ref}`);
   if (`sha256:${pinned}` !== oci.digest) throw new Error(`wasmplugin.yaml: sha256 is ${pinned}, the image's manifest digest is ${oci.digest}`);
 
-  const packed = JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', assets], { cwd: root }).toString());
+  // The npm that runs this script, when npm does (under `npm test`, PATH's first npm is an old one from node_modules/.bin).
+  const npm = /npm-cli\.js$/.test(process.env.npm_execpath ?? '') ? [process.execPath, process.env.npm_execpath] : ['npm'];
+  const packed = JSON.parse(execFileSync(npm[0], [...npm.slice(1), 'pack', '--ignore-scripts', '--json', '--pack-destination', assets], { cwd: root }).toString());
   if (packed[0].filename !== `ppv2-wasm-${pkg.version}.tgz`) throw new Error(`npm pack wrote ${packed[0].filename}`);
 
   const names = ['ppv2.wasm', 'ppv2.debug.wasm', `ppv2-wasm-${pkg.version}.oci.tar`, 'wasmplugin.yaml', `ppv2-wasm-${pkg.version}.tgz`];

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { npm } from '../package/npm.mjs';
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -25,7 +26,8 @@ test('--help on every npm script that runs a program prints its usage without bu
   const scripts = ['start', 'start:envoy', 'bench', 'fuzz', 'soak', 'image', 'validate'];
   for (const script of scripts) {
     for (const flag of script === 'bench' ? ['--help', '-h'] : ['--help']) {
-      const { code, stdout, stderr } = await run('npm', ['run', '--silent', script, '--', flag]);
+      const { code, stdout, stderr } = await npm(['run', '--silent', script, '--', flag], { cwd: ROOT, timeout: 60_000 })
+        .then(({ stdout, stderr }) => ({ code: 0, stdout, stderr }), (error) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }));
       assert.equal(code, 0, `npm run ${script} -- ${flag}: ${stderr}`);
       assert.match(stdout, /^usage: /, `npm run ${script} -- ${flag}`);
       assert.doesNotMatch(stderr, /Error|asc |tsc /, `npm run ${script} -- ${flag}`);

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { runCli, startCli } from '../cli/cli-process.mjs';
 import { exchange } from '../cli/net-client.mjs';
 import { consumerLock } from './lockfile.mjs';
+import { npm, npx } from './npm.mjs';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -32,14 +33,14 @@ before(async () => {
     assert.ok(existsSync(join(ROOT, built)), `${built} is missing: npm test builds first (npm run build)`);
   }
   // The build already ran (npm test's pretest): pack what it made, without prepack's rebuild.
-  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: ROOT });
+  const { stdout } = await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: ROOT });
   [packed] = JSON.parse(stdout);
 
-  await run('mkdir', ['-p', project]);
+  mkdirSync(project);
   const tarball = `../${packed.filename}`;
   writeFileSync(join(project, 'package.json'), `${JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { [PKG.name]: `file:${tarball}` } }, null, 2)}\n`);
   writeFileSync(join(project, 'package-lock.json'), `${JSON.stringify(consumerLock({ pkg: PKG, lock: LOCK, tarball, integrity: packed.integrity }), null, 2)}\n`);
-  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: project });
+  await npm(['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: project });
 });
 
 after(async () => {
@@ -65,10 +66,10 @@ test('the tarball holds the built package, its docs and license, and no tests or
 });
 
 test('npx ppv2-wasm --version and encode run from the installed package', async () => {
-  const version = await run('npx', ['--offline', 'ppv2-wasm', '--version'], { cwd: project });
+  const version = await npx(['--offline', 'ppv2-wasm', '--version'], { cwd: project });
   assert.equal(version.stdout, `ppv2-wasm ${PKG.version}\n`);
   // The installed build/ppv2.wasm is the default module.
-  const encoded = await run('npx', ['--offline', 'ppv2-wasm', 'encode', '--src', '192.0.2.1:56324', '--dst', '192.0.2.11:443'], { cwd: project });
+  const encoded = await npx(['--offline', 'ppv2-wasm', 'encode', '--src', '192.0.2.1:56324', '--dst', '192.0.2.11:443'], { cwd: project });
   assert.equal(encoded.stdout.split('\n')[0], '0d0a0d0a000d0a515549540a' + '2111000c' + 'c0000201' + 'c000020b' + 'dc04' + '01bb');
 });
 
