@@ -14,6 +14,7 @@ Commands:
   proxy     an L4 proxy that runs the filter (build/ppv2.wasm) on every connection
   inspect   a backend that requires a PROXY header and prints it decoded, one JSON line per connection
   encode    run the filter for one synthetic connection and print the header it emits
+  image     write the module as an OCI image for Istio, and a WasmPlugin pinned to it
 
 Run "ppv2-wasm <command> --help" for a command's options,
 "ppv2-wasm --version" for the version.`;
@@ -30,6 +31,8 @@ const COMMANDS: Record<string, Command> = {
   proxy: proxyCommand,
   inspect: inspectCommand,
   encode: encodeCommand,
+  // Loaded on use: the image writer brings yaml, tar-stream and pako.
+  image: async (argv) => (await import('../deploy/image.js')).main(argv),
 };
 
 export async function main(argv: string[]): Promise<number> {

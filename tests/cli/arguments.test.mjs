@@ -52,7 +52,7 @@ test('every argument mistake is one line of ours, naming the option and the fix,
   }
   const top = await runCli(['--verbose']);
   assert.equal(top.code, 2);
-  assert.equal(top.stderr, 'ppv2-wasm: unknown option "--verbose" (commands: proxy, inspect, encode; see ppv2-wasm --help)\n');
+  assert.equal(top.stderr, 'ppv2-wasm: unknown option "--verbose" (commands: proxy, inspect, encode, image; see ppv2-wasm --help)\n');
 });
 
 test('a configuration the filter refuses is one line with one "ppv2-wasm" prefix', async () => {

@@ -15,6 +15,7 @@ import { runCli, startCli } from '../cli/cli-process.mjs';
 import { exchange } from '../cli/net-client.mjs';
 import { consumerLock } from './lockfile.mjs';
 import { npm, npx } from './npm.mjs';
+import { readOciArchive } from '../../scripts/release-artifacts.mjs';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -71,6 +72,17 @@ test('npx ppv2-wasm --version and encode run from the installed package', async 
   // The installed build/ppv2.wasm is the default module.
   const encoded = await npx(['--offline', 'ppv2-wasm', 'encode', '--src', '192.0.2.1:56324', '--dst', '192.0.2.11:443'], { cwd: project });
   assert.equal(encoded.stdout.split('\n')[0], '0d0a0d0a000d0a515549540a' + '2111000c' + 'c0000201' + 'c000020b' + 'dc04' + '01bb');
+});
+
+test('ppv2-wasm image runs on the runtime dependencies alone: the archive holds the installed module', async () => {
+  const ref = 'registry.example.com/team/ppv2-wasm:0.1.0';
+  const { stdout } = await npx(['--offline', 'ppv2-wasm', 'image', '--ref', ref, '--out', 'image/ppv2-oci.tar'], { cwd: project });
+  assert.match(stdout, /^wrote image\/ppv2-oci\.tar \(OCI image layout/);
+  const oci = readOciArchive(join(project, 'image', 'ppv2-oci.tar'));
+  assert.ok(oci.wasm.equals(readFileSync(join(installed, 'build', 'ppv2.wasm'))), 'the image carries the package\'s build/ppv2.wasm');
+  const plugin = readFileSync(join(project, 'image', 'istio', 'wasmplugin.yaml'), 'utf8');
+  assert.match(plugin, new RegExp(`url: oci://${ref}\\n`));
+  assert.match(plugin, new RegExp(`sha256: "?${oci.digest.slice('sha256:'.length)}`));
 });
 
 test('proxy -> inspect, both from the installed package: the backend decodes the client\'s address', async () => {
