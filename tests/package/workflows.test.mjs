@@ -1,5 +1,5 @@
-// The GitHub workflows: valid for GitHub (actionlint, the schema and
-// expression checker GitHub's own docs point to), and matching what the
+// The GitHub workflows: valid for GitHub (actionlint checks their schema,
+// expressions and the inputs of the local action), and matching what the
 // project claims: CI on Debian bookworm and Ubuntu 24.04, on the lowest Node
 // `engines` admits and the newer lines, on the oldest supported and the
 // pinned Envoy; releases from v* tags through scripts/release-artifacts.mjs.
@@ -36,23 +36,29 @@ test('actionlint finds nothing wrong in the workflows', async (t) => {
 test('CI runs npm test on Debian bookworm and Ubuntu 24.04, every Node line from engines\' minimum, the oldest and the pinned Envoy', () => {
   const ci = workflow('.github/workflows/ci.yml');
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-  const cells = ci.jobs.test.strategy.matrix.include;
-  assert.deepEqual(new Set(cells.map((c) => c.container || 'runner')), new Set(['debian:bookworm', 'runner']));
-  assert.equal(ci.jobs.test['runs-on'], 'ubuntu-24.04');
+  assert.deepEqual(ci.jobs.debian.container, { image: 'debian:bookworm', options: '--privileged' });
+  assert.equal(ci.jobs.debian['runs-on'], 'ubuntu-24.04');
+  assert.equal(ci.jobs.ubuntu['runs-on'], 'ubuntu-24.04');
+  assert.equal(ci.jobs.ubuntu.container, undefined);
   const lowest = Number(/^>=\s*(\d+)/.exec(pkg.engines.node)?.[1]);
-  const nodes = new Set(cells.map((c) => c.node));
-  for (const major of [lowest, lowest + 2, lowest + 4]) assert.ok(nodes.has(String(major)), `Node ${major} is in the matrix`);
-  assert.ok(nodes.has('latest'), 'the newest Node is in the matrix');
   const pinned = readFileSync(join(ROOT, '.envoy-version'), 'utf8').trim();
-  for (const os of ['debian:bookworm', '']) {
-    const envoys = new Set(cells.filter((c) => c.container === os).map((c) => c.envoy));
-    assert.deepEqual(envoys, new Set([pinned, '1.36.2']), `the Envoy versions on ${os || 'the runner'}`);
+  for (const name of ['debian', 'ubuntu']) {
+    const job = ci.jobs[name];
+    const cells = job.strategy.matrix.include;
+    const nodes = new Set(cells.map((c) => c.node));
+    for (const major of [lowest, lowest + 2, lowest + 4]) assert.ok(nodes.has(String(major)), `${name}: Node ${major} is in the matrix`);
+    assert.ok(nodes.has('latest'), `${name}: the newest Node is in the matrix`);
+    assert.deepEqual(new Set(cells.map((c) => c.envoy)), new Set([pinned, '1.36.2']), `${name}: the Envoy versions`);
+    const test = job.steps.find((step) => step.uses === './.github/actions/npm-test');
+    assert.deepEqual(test?.with, { node: '${{ matrix.node }}', envoy: '${{ matrix.envoy }}' }, `${name} runs the npm-test action with its cell`);
   }
-  const steps = ci.jobs.test.steps.map((s) => s.run ?? '').join('\n');
-  assert.match(steps, /bash scripts\/install-envoy\.sh/);
-  assert.match(steps, /PPV2_ENVOY=\$PWD\/\.tools\/envoy\/\$ENVOY_VERSION\/bin\/envoy-\$ENVOY_VERSION/);
-  assert.match(steps, /^\s*npm test$/m);
-  assert.equal(ci.jobs.test.env.CI, 'true');
+  // The steps themselves, as .ci/run: install-envoy.sh, PPV2_ENVOY, npm test under CI=true.
+  const action = workflow('.github/actions/npm-test/action.yml');
+  const runs = action.runs.steps.map((step) => step.run ?? '').join('\n');
+  assert.match(runs, /bash scripts\/install-envoy\.sh/);
+  assert.match(runs, /PPV2_ENVOY=\$PWD\/\.tools\/envoy\/\$ENVOY_VERSION\/bin\/envoy-\$ENVOY_VERSION/);
+  const npmTest = action.runs.steps.find((step) => /^\s*npm test$/m.test(step.run ?? ''));
+  assert.equal(npmTest?.env?.CI, 'true');
 });
 
 test('a v* tag runs the whole CI, then the release job tests, makes the artifacts and publishes them', () => {
@@ -63,9 +69,9 @@ test('a v* tag runs the whole CI, then the release job tests, makes the artifact
   const job = release.jobs.release;
   assert.equal(job.needs, 'ci');
   assert.deepEqual(job.permissions, { contents: 'write', packages: 'write' });
-  const runs = job.steps.map((s) => s.run ?? '');
-  const at = (pattern) => runs.findIndex((r) => pattern.test(r));
-  const order = [/^npm test$/m, /node scripts\/release-artifacts\.mjs --tag "\$GITHUB_REF_NAME" --image "ghcr\.io\/\$\{OWNER,,\}\/ppv2-wasm"/, /skopeo copy --preserve-digests/, /gh release create "\$GITHUB_REF_NAME" release\/assets\/\*/];
+  const steps = job.steps.map((step) => `${step.uses ?? ''}\n${step.run ?? ''}`);
+  const at = (pattern) => steps.findIndex((text) => pattern.test(text));
+  const order = [/^\.\/\.github\/actions\/npm-test$/m, /node scripts\/release-artifacts\.mjs --tag "\$GITHUB_REF_NAME" --image "ghcr\.io\/\$\{OWNER,,\}\/ppv2-wasm"/, /skopeo copy --preserve-digests/, /gh release create "\$GITHUB_REF_NAME" release\/assets\/\*/];
   const positions = order.map(at);
   assert.ok(positions.every((p) => p >= 0), `every step is there: ${positions}`);
   assert.deepEqual([...positions].sort((a, b) => a - b), positions, 'test, artifacts, push, release, in that order');
