@@ -7,7 +7,7 @@
 // broken build fails the bench instead of producing a flattering number. Timings are medians of
 // interleaved rounds, reported as ratios to a baseline measured in the same run.
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parse } from '../dist/cli/args.js';
 import { countBench } from './counts.mjs';
 import { encoderBench } from './encoder.mjs';
 import { lifecycleBench } from './lifecycle.mjs';
@@ -27,8 +27,17 @@ const SECTIONS = {
 };
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
 
+const USAGE = `usage: npm run bench [-- --only SECTION[,SECTION...]]
+  --only SECTIONS   run these sections only: ${Object.keys(SECTIONS).join(', ')} (default: all)
+  -h, --help        show this help
+Prints a markdown table on stdout and writes the figures to bench/results.json.`;
+
 async function main() {
-  const { values } = parseArgs({ options: { only: { type: 'string' } } });
+  const values = parse(process.argv.slice(2), { only: { type: 'string', value: 'SECTIONS' } });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   const only = values.only === undefined ? Object.keys(SECTIONS) : values.only.split(',').map((s) => s.trim());
   for (const name of only) {
     if (!Object.hasOwn(SECTIONS, name)) throw new Error(`--only: unknown section "${name}" (sections: ${Object.keys(SECTIONS).join(', ')})`);

@@ -6,19 +6,37 @@
 //   FUZZ_SEED=1234 FUZZ_SECONDS=60 npm run fuzz
 //   npm run fuzz -- --seed 1234 --seconds 60 --wasm build/ppv2.debug.wasm
 //   npm run fuzz -- --seed 1234 --case 812  replays one case and prints it
-import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parse } from '../dist/cli/args.js';
 import { buildCase, fuzz, runCase } from '../tests/reliability/engine.mjs';
 
-const { values } = parseArgs({
-  options: {
-    seed: { type: 'string', default: process.env.FUZZ_SEED },
-    seconds: { type: 'string', default: process.env.FUZZ_SECONDS ?? '300' },
-    wasm: { type: 'string', default: fileURLToPath(new URL('../build/ppv2.wasm', import.meta.url)) },
-    case: { type: 'string' },
-  },
-});
+const USAGE = `usage: npm run fuzz [-- --seed N] [--seconds S] [--wasm FILE] [--case N]
+  --seed N      the run's seed, 0-4294967295 (default: FUZZ_SEED, else random)
+  --seconds S   how long to run (default: FUZZ_SECONDS, else 300)
+  --wasm FILE   the module to fuzz (default build/ppv2.wasm)
+  --case N      replay case N of the seed and print it
+  -h, --help    show this help`;
+
+let values;
+try {
+  values = parse(process.argv.slice(2), {
+    seed: { type: 'string', value: 'N' },
+    seconds: { type: 'string', value: 'S' },
+    wasm: { type: 'string', value: 'FILE' },
+    case: { type: 'string', value: 'N' },
+  });
+} catch (error) {
+  console.error(`fuzz: ${error.message}\n${USAGE}`);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+values.seed ??= process.env.FUZZ_SEED;
+values.seconds ??= process.env.FUZZ_SECONDS ?? '300';
+values.wasm ??= fileURLToPath(new URL('../build/ppv2.wasm', import.meta.url));
 const number = (name, text, max) => {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0 || n > max) {

@@ -19,6 +19,19 @@ import { startCli } from '../tests/cli/cli-process.mjs';
 import { startHaproxy, parseHttpJson } from '../tests/e2e/consumers.mjs';
 import { findTool } from '../tests/e2e/tools.mjs';
 
+const USAGE = `usage: npm run soak   (no options; set these in the environment)
+  SOAK_CONNECTIONS   connections per backend (default 100000)
+  SOAK_CONCURRENCY   connections open at once (default 1000)
+  SOAK_MAX_PAYLOAD   largest payload per connection, bytes (default 4096)
+  SOAK_BACKENDS      comma-separated: inspect, haproxy (default both)`;
+const soakArgs = process.argv.slice(2);
+if (soakArgs.length > 0) {
+  const help = soakArgs.includes('--help') || soakArgs.includes('-h');
+  if (!help) console.error(`soak: unexpected argument "${soakArgs[0]}"`);
+  (help ? console.log : console.error)(USAGE);
+  process.exit(help ? 0 : 2);
+}
+
 const TOTAL = Number(process.env.SOAK_CONNECTIONS ?? 100_000);
 const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY ?? 1000);
 const MAX_PAYLOAD = Number(process.env.SOAK_MAX_PAYLOAD ?? 4096);

@@ -10,6 +10,19 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
+const USAGE = `usage: npm start   (no options)
+Starts the demo: ppv2-wasm inspect (the backend) and ppv2-wasm proxy running
+build/ppv2.wasm in front of it; Ctrl-C stops both. Addresses, HOST:PORT:
+  PPV2_DEMO_PROXY     where the proxy listens (default 127.0.0.1:10000)
+  PPV2_DEMO_BACKEND   where the backend listens (default 127.0.0.1:9000)`;
+const args = process.argv.slice(2);
+if (args.length > 0) {
+  const help = args.includes('--help') || args.includes('-h');
+  if (!help) console.error(`npm start: unexpected argument "${args[0]}"`);
+  (help ? console.log : console.error)(USAGE);
+  process.exit(help ? 0 : 2);
+}
+
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = fileURLToPath(new URL('../bin/ppv2-wasm.js', import.meta.url));
 const proxyAt = process.env.PPV2_DEMO_PROXY ?? '127.0.0.1:10000';
@@ -68,7 +81,8 @@ const [proxyHost, proxyPort] = splitHostPort(proxyAt);
 
 await Promise.all([
   start('inspect', ['inspect', '--listen', backendAt], showHeader),
-  start('proxy', ['proxy', '--listen', proxyAt, '--upstream', backendAt], (line) => console.log(`proxy    ${line}`)),
+  // The demo shows the proxy's lines without the time each starts with.
+  start('proxy', ['proxy', '--listen', proxyAt, '--upstream', backendAt], (line) => console.log(`proxy    ${line.replace(/^\S+Z /, '')}`)),
 ]);
 
 const url = `${proxyHost.includes(':') ? `[${proxyHost}]` : proxyHost}:${proxyPort}`;

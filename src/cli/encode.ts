@@ -28,10 +28,10 @@ const EMPTY = new Uint8Array(0);
 
 export async function encodeCommand(argv: string[]): Promise<number> {
   const values = parse(argv, {
-    src: { type: 'string' },
-    dst: { type: 'string' },
-    sni: { type: 'string' },
-    property: { type: 'string', multiple: true },
+    src: { type: 'string', value: 'ADDR' },
+    dst: { type: 'string', value: 'ADDR' },
+    sni: { type: 'string', value: 'NAME' },
+    property: { type: 'string', multiple: true, value: 'PATH=VALUE' },
     ...PLUGIN_OPTIONS,
   });
   if (values.help) {
@@ -50,12 +50,12 @@ export async function encodeCommand(argv: string[]): Promise<number> {
   }
   const sni = stringOption(values, 'sni');
 
-  const plugin = await loadPlugin('encode', values);
+  const plugin = await loadPlugin(values);
   try {
     const conn = plugin.newConnection({ source, destination, properties, ...(sni === undefined ? {} : { sni }) });
     const result = conn.downstreamData(EMPTY, true);
     conn.close('remote');
-    if (plugin.failed) throw new RunError(`encode: the filter failed: ${plugin.failure ?? 'unknown failure'}`);
+    if (plugin.failed) throw new RunError(`the filter failed: ${plugin.failure ?? 'unknown failure'}`);
     if (result.closed && result.forwarded.length === 0) {
       console.log('no header: the filter closed the connection (see on_unknown_address)');
       return 0;
@@ -63,9 +63,9 @@ export async function encodeCommand(argv: string[]): Promise<number> {
     const bytes = result.forwarded;
     console.log(Buffer.from(bytes).toString('hex'));
     const decoded = decodeProxyHeader(bytes);
-    if (decoded.state !== 'complete') throw new RunError(`encode: the filter's output is not a valid PROXY header: ${decoded.reason}`);
+    if (decoded.state !== 'complete') throw new RunError(`the filter's output is not a valid PROXY header: ${decoded.reason}`);
     if (decoded.header.length !== bytes.length) {
-      throw new RunError(`encode: the filter forwarded ${bytes.length} bytes but the header is ${decoded.header.length}`);
+      throw new RunError(`the filter forwarded ${bytes.length} bytes but the header is ${decoded.header.length}`);
     }
     console.log(JSON.stringify(decoded.header, null, 2));
     return 0;

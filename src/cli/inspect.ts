@@ -6,17 +6,18 @@
 
 import { createServer, type Server, type Socket } from 'node:net';
 import { decodeProxyHeader, type ProxyHeader } from '../proxy-protocol/index.js';
-import { parse, parseHostPort, showHostPort, stringOption, UsageError } from './args.js';
-import { closeServer, listen, SocketSet, stopSignal } from './lifecycle.js';
+import { millisecondsOption, parse, parseHostPort, showHostPort, stringOption } from './args.js';
+import { closeServer, listen, nextSignal, SocketSet } from './lifecycle.js';
+import { status } from './output.js';
 
 export const INSPECT_HELP = `Usage: ppv2-wasm inspect --listen HOST:PORT [--echo] [--header-timeout MS]
 
 A backend that requires a PROXY protocol header (v1 or v2) on every connection.
 It decodes the header strictly (CRC32C verified when present, TLVs named) and
-prints one JSON line per connection on stdout:
-  {"peer":"127.0.0.1:40312","local":"127.0.0.1:9000","header":{...},"headerHex":"0d0a..."}
+prints one JSON line per connection on stdout, with the time it was decoded:
+  {"time":"2026-01-02T03:04:05.678Z","peer":"127.0.0.1:40312","local":"127.0.0.1:9000","header":{...},"headerHex":"0d0a..."}
 or, for a connection without a valid header, the reason, and closes it:
-  {"peer":"127.0.0.1:40314","local":"127.0.0.1:9000","error":"v2 header: ...","receivedHex":"..."}
+  {"time":"...","peer":"127.0.0.1:40314","local":"127.0.0.1:9000","error":"v2 header: ...","receivedHex":"..."}
 
 Options:
   --listen HOST:PORT     address to listen on; IPv6 in brackets ([::1]:9000); port 0 picks a free port
@@ -26,6 +27,8 @@ Options:
   -h, --help             show this help`;
 
 export interface InspectRecord {
+  /** When the header was decoded or refused (ISO 8601, UTC). */
+  time: string;
   peer: string;
   local: string;
   header?: ProxyHeader;
@@ -65,7 +68,7 @@ function handleConnection(socket: Socket, options: InspectOptions): void {
     settled = true;
     clearTimeout(timer);
     const shown = buffered.subarray(0, SHOWN_BYTES).toString('hex');
-    options.onRecord({ peer, local, error, receivedHex: buffered.length > SHOWN_BYTES ? `${shown}...` : shown });
+    options.onRecord({ time: new Date().toISOString(), peer, local, error, receivedHex: buffered.length > SHOWN_BYTES ? `${shown}...` : shown });
     socket.destroy();
   };
 
@@ -84,7 +87,7 @@ function handleConnection(socket: Socket, options: InspectOptions): void {
     clearTimeout(timer);
     socket.off('data', onData);
     const { header } = result;
-    const record: InspectRecord = { peer, local, header, headerHex: buffered.subarray(0, header.length).toString('hex') };
+    const record: InspectRecord = { time: new Date().toISOString(), peer, local, header, headerHex: buffered.subarray(0, header.length).toString('hex') };
     options.onRecord(record);
     const rest = buffered.subarray(header.length);
     if (options.echo) {
@@ -109,29 +112,30 @@ function handleConnection(socket: Socket, options: InspectOptions): void {
 
 export async function inspectCommand(argv: string[]): Promise<number> {
   const values = parse(argv, {
-    listen: { type: 'string' },
+    listen: { type: 'string', value: 'HOST:PORT' },
     echo: { type: 'boolean' },
-    'header-timeout': { type: 'string' },
+    'header-timeout': { type: 'string', value: 'MS' },
   });
   if (values.help) {
     console.log(INSPECT_HELP);
     return 0;
   }
   const at = parseHostPort('listen', stringOption(values, 'listen'));
-  const timeoutText = stringOption(values, 'header-timeout') ?? '5000';
-  if (!/^[1-9][0-9]{0,6}$/.test(timeoutText)) {
-    throw new UsageError(`--header-timeout "${timeoutText}" is not a whole number of milliseconds (1-9999999)`);
-  }
+  const headerTimeoutMs = millisecondsOption(values, 'header-timeout', 5000, 1, 9_999_999);
   const { server, sockets } = createInspectServer({
     echo: values.echo === true,
-    headerTimeoutMs: Number(timeoutText),
+    headerTimeoutMs,
     onRecord: (record) => process.stdout.write(`${JSON.stringify(record)}\n`),
   });
-  const stopped = stopSignal();
-  const bound = await listen(server, at.host, at.port, 'inspect');
-  console.error(`ppv2-wasm inspect: listening on ${showHostPort(bound.host, bound.port)}${values.echo ? ' (echo)' : ''}`);
-  const signal = await stopped;
-  console.error(`ppv2-wasm inspect: ${signal}, stopping`);
-  await closeServer(server, sockets);
+  const stop = nextSignal();
+  try {
+    const bound = await listen(server, at.host, at.port, 'inspect');
+    status('inspect', `listening on ${showHostPort(bound.host, bound.port)}${values.echo ? ' (echo)' : ''}`);
+    const signal = await stop.signal;
+    status('inspect', `${signal}, stopping`);
+    await closeServer(server, sockets);
+  } finally {
+    stop.dispose();
+  }
   return 0;
 }

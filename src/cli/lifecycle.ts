@@ -3,18 +3,31 @@
 
 import type { Server, Socket } from 'node:net';
 import { RunError, showHostPort } from './args.js';
+import { status } from './output.js';
 
-/** Resolves with the signal's name the first time SIGINT or SIGTERM arrives. */
-export function stopSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(signal);
+export interface SignalWait {
+  /** Resolves with the signal's name the first time SIGINT or SIGTERM arrives. */
+  signal: Promise<NodeJS.Signals>;
+  /** Stops listening for the signals (when it is no longer wanted). */
+  dispose(): void;
+}
+
+/** Waits for the next SIGINT or SIGTERM; while it waits, they do not end the process. */
+export function nextSignal(): SignalWait {
+  let onSignal!: (signal: NodeJS.Signals) => void;
+  const dispose = () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  const signal = new Promise<NodeJS.Signals>((resolve) => {
+    onSignal = (name) => {
+      dispose();
+      resolve(name);
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
   });
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return { signal, dispose };
 }
 
 /** The accept queue we ask for; the kernel caps it at net.core.somaxconn. */
@@ -28,7 +41,7 @@ export function listen(server: Server, host: string, port: number, command: stri
         : error.code === 'EADDRNOTAVAIL' ? 'address not available on this machine'
         : error.code === 'EACCES' ? 'permission denied'
         : error.message;
-      reject(new RunError(`${command}: cannot listen on ${showHostPort(host, port)}: ${why}`));
+      reject(new RunError(`cannot listen on ${showHostPort(host, port)}: ${why}`));
     };
     server.once('error', onError);
     // A deep accept queue, as Envoy's listeners have (tcp_backlog_size defaults
@@ -37,7 +50,7 @@ export function listen(server: Server, host: string, port: number, command: stri
     server.listen({ host, port, exclusive: true, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', onError);
       // Later errors (e.g. EMFILE on accept) are reported, never fatal.
-      server.on('error', (error: NodeJS.ErrnoException) => console.error(`ppv2-wasm ${command}: server error: ${error.code ?? error.message}`));
+      server.on('error', (error: NodeJS.ErrnoException) => status(command, `server error: ${error.code ?? error.message}`));
       const address = server.address();
       if (address === null || typeof address === 'string') {
         resolve({ host, port });

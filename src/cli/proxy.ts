@@ -9,15 +9,23 @@
 
 import { createServer, connect, type Socket } from 'node:net';
 import { envoyAddress, type Connection, type ConnectionSink, type Plugin } from '../host/index.js';
-import { parse, parseHostPort, showHostPort, stringOption, UsageError, type HostPort } from './args.js';
-import { closeServer, listen, SocketSet, stopSignal } from './lifecycle.js';
-import { loadPlugin, PLUGIN_HELP, PLUGIN_OPTIONS } from './plugin.js';
+import { millisecondsOption, parse, parseHostPort, showHostPort, stringOption, type HostPort } from './args.js';
+import { listen, nextSignal, SocketSet } from './lifecycle.js';
+import { stamped, status } from './output.js';
+import { loadPlugin, PLUGIN_HELP, PLUGIN_OPTIONS, stampedLog } from './plugin.js';
+
+/** How long a stop waits for open connections, unless --drain-timeout says otherwise. */
+export const DEFAULT_DRAIN_MS = 10_000;
 
 export const PROXY_HELP = `Usage: ppv2-wasm proxy --listen HOST:PORT --upstream HOST:PORT [options]
 
 An L4 (TCP) proxy that runs the Proxy-Wasm filter on every connection, as
 Envoy's tcp_proxy would: the filter prepends the PROXY header to the bytes
-sent upstream. One line per connection on stdout when it closes.
+sent upstream. One line per connection on stdout when it closes, each line
+starting with its time (ISO 8601, UTC).
+
+On SIGTERM or SIGINT it stops accepting, lets open connections finish for up
+to --drain-timeout, then cuts the rest; a second signal cuts them at once.
 
 Options:
   --listen HOST:PORT     address to accept clients on; IPv6 in brackets ([::1]:10000)
@@ -27,6 +35,7 @@ Options:
 ${PLUGIN_HELP}
   --fail-open            when the filter traps, pass connections through without it
                          (Envoy's failure_policy FAIL_OPEN); default: close them (FAIL_CLOSED)
+  --drain-timeout MS     on stop, how long open connections may take to finish (default ${DEFAULT_DRAIN_MS}; 0: cut at once)
   --quiet                no per-connection lines
   -h, --help             show this help`;
 
@@ -61,8 +70,23 @@ export interface ProxyStats {
   upstreamPauses: number;
 }
 
+/** A connection being proxied, as a shutdown sees it. */
+interface OpenConnection {
+  /** Ends both sides now; its line reports `reason`. */
+  cut(reason: string): void;
+  /** Settles once both sides are closed and its line is written. */
+  finished: Promise<void>;
+}
+
+/** What a stop did: connections that finished while draining, and those it cut. */
+export interface DrainResult {
+  finished: number;
+  cut: number;
+}
+
 export function createProxyServer(options: ProxyOptions) {
   const sockets = new SocketSet();
+  const open = new Set<OpenConnection>();
   const stats: ProxyStats = { accepted: 0, open: 0, clientPauses: 0, upstreamPauses: 0 };
   // pauseOnConnect: nothing is read from the client before the upstream is
   // connected. allowHalfOpen: a client's FIN is passed on, not acted on.
@@ -71,16 +95,44 @@ export function createProxyServer(options: ProxyOptions) {
     stats.accepted++;
     stats.open++;
     downstream.once('close', () => stats.open--);
-    proxyConnection(downstream, options, sockets, stats);
+    const connection = proxyConnection(downstream, options, sockets, stats);
+    if (connection) {
+      open.add(connection);
+      void connection.finished.then(() => open.delete(connection));
+    }
   });
-  return { server, sockets, stats };
+
+  /**
+   * A graceful stop: no new connections (the listener closes, so the kernel
+   * refuses them), open ones may finish for up to `drainMs`, or until
+   * `cutNow` settles; whatever is still open then is cut, and its line says
+   * so. Resolves once every connection's line is written.
+   */
+  const drain = async (drainMs: number, cutNow: Promise<unknown>): Promise<DrainResult> => {
+    const listenerClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const draining = open.size;
+    let timer: NodeJS.Timeout | undefined;
+    const reason = await Promise.race([
+      Promise.all([...open].map((c) => c.finished)).then(() => null),
+      new Promise<string>((resolve) => { timer = setTimeout(() => resolve(`cut by shutdown (drain timeout ${drainMs} ms)`), drainMs); }),
+      cutNow.then(() => 'cut by shutdown (stopped again)'),
+    ]);
+    clearTimeout(timer);
+    const left = [...open];
+    if (reason !== null) for (const connection of left) connection.cut(reason);
+    await Promise.all(left.map((c) => c.finished));
+    await listenerClosed;
+    return { finished: draining - left.length, cut: reason === null ? 0 : left.length };
+  };
+
+  return { server, sockets, stats, drain };
 }
 
-function proxyConnection(downstream: Socket, options: ProxyOptions, sockets: SocketSet, stats: ProxyStats): void {
+function proxyConnection(downstream: Socket, options: ProxyOptions, sockets: SocketSet, stats: ProxyStats): OpenConnection | null {
   downstream.on('error', () => {}); // every outcome is reported by the 'close' handler below
   if (downstream.remoteAddress === undefined || downstream.localAddress === undefined) {
     downstream.destroy(); // already gone
-    return;
+    return null;
   }
   const clientIp = asEnvoyReports(downstream.remoteAddress);
   const client = showHostPort(clientIp, downstream.remotePort!);
@@ -135,7 +187,7 @@ function proxyConnection(downstream: Socket, options: ProxyOptions, sockets: Soc
     options.onConnectionLog(`${client}: refused, the filter could not open a connection: ${(error as Error).message.split('\n')[0]}`);
     upstream.destroy();
     downstream.destroy();
-    return;
+    return null;
   }
 
   // The host reports filter failures through `closed` and the sink; an
@@ -209,6 +261,8 @@ function proxyConnection(downstream: Socket, options: ProxyOptions, sockets: Soc
   // tcp_proxy closes it with FlushWrite. When both are closed, the filter's
   // connection context is closed too (downstream_connection_close, done,
   // log, delete), whatever the reason.
+  let markFinished!: () => void;
+  const finished = new Promise<void>((resolve) => { markFinished = resolve; });
   let open = 2;
   const onClose = (other: Socket) => () => {
     flushAndClose(other);
@@ -223,9 +277,20 @@ function proxyConnection(downstream: Socket, options: ProxyOptions, sockets: Soc
       `${tally.fromClient} B from client, ${tally.toUpstream} B upstream (filter added ${tally.toUpstream - tally.fromClient}), ` +
       `${tally.fromUpstream} B from upstream, ${tally.toClient} B to client; ${outcome ?? 'closed'}`,
     );
+    markFinished();
   };
   downstream.once('close', onClose(upstream));
   upstream.once('close', onClose(downstream));
+
+  return {
+    cut: (reason) => {
+      outcome ??= reason;
+      closeKind = 'local';
+      downstream.destroy();
+      upstream.destroy();
+    },
+    finished,
+  };
 }
 
 /** The filter's metrics as Envoy's admin /stats shows them, after a last flush. */
@@ -233,13 +298,6 @@ export function metricsLine(plugin: Plugin): string {
   if (!plugin.failed) plugin.tick();
   const metrics = plugin.metrics();
   return metrics.length === 0 ? 'none defined' : metrics.map((m) => `wasmcustom.${m.name}: ${m.value}`).join(', ');
-}
-
-function parseConnectTimeout(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_CONNECT_TIMEOUT_MS;
-  const ms = /^[0-9]{1,9}$/.test(text) ? Number(text) : NaN;
-  if (!(ms >= 1)) throw new UsageError(`--connect-timeout "${text}": expected a whole number of milliseconds, at least 1`);
-  return ms;
 }
 
 /** Sends what is queued, then closes, even if the peer never half-closes. */
@@ -256,10 +314,11 @@ function flushAndClose(socket: Socket): void {
 
 export async function proxyCommand(argv: string[]): Promise<number> {
   const values = parse(argv, {
-    listen: { type: 'string' },
-    upstream: { type: 'string' },
-    'connect-timeout': { type: 'string' },
+    listen: { type: 'string', value: 'HOST:PORT' },
+    upstream: { type: 'string', value: 'HOST:PORT' },
+    'connect-timeout': { type: 'string', value: 'MS' },
     'fail-open': { type: 'boolean' },
+    'drain-timeout': { type: 'string', value: 'MS' },
     quiet: { type: 'boolean' },
     ...PLUGIN_OPTIONS,
   });
@@ -269,27 +328,33 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   }
   const at = parseHostPort('listen', stringOption(values, 'listen'));
   const upstream = parseHostPort('upstream', stringOption(values, 'upstream'));
-  const connectTimeoutMs = parseConnectTimeout(stringOption(values, 'connect-timeout'));
-  const plugin = await loadPlugin('proxy', values, {
+  const connectTimeoutMs = millisecondsOption(values, 'connect-timeout', DEFAULT_CONNECT_TIMEOUT_MS, 1, 999_999_999);
+  const drainMs = millisecondsOption(values, 'drain-timeout', DEFAULT_DRAIN_MS, 0, 86_400_000);
+  const plugin = await loadPlugin(values, {
     failOpen: values['fail-open'] === true,
     tickTimers: true,
+    onLog: stampedLog,
   });
   const quiet = values.quiet === true;
-  const { server, sockets } = createProxyServer({
+  const { server, drain } = createProxyServer({
     upstream,
     plugin,
     connectTimeoutMs,
-    onConnectionLog: (line) => { if (!quiet) process.stdout.write(`${line}\n`); },
+    onConnectionLog: (line) => { if (!quiet) process.stdout.write(`${stamped(line)}\n`); },
   });
-  const stopped = stopSignal();
+  const stop = nextSignal();
   try {
     const bound = await listen(server, at.host, at.port, 'proxy');
-    console.error(`ppv2-wasm proxy: listening on ${showHostPort(bound.host, bound.port)}, upstream ${showHostPort(upstream.host, upstream.port)}`);
-    const signal = await stopped;
-    console.error(`ppv2-wasm proxy: ${signal}, stopping`);
-    await closeServer(server, sockets);
-    console.error(`ppv2-wasm proxy: filter metrics: ${metricsLine(plugin)}`);
+    status('proxy', `listening on ${showHostPort(bound.host, bound.port)}, upstream ${showHostPort(upstream.host, upstream.port)}`);
+    const signal = await stop.signal;
+    const again = nextSignal();
+    status('proxy', `${signal}: no longer accepting; open connections may finish for up to ${drainMs} ms (${signal} again cuts them now)`);
+    const { finished, cut } = await drain(drainMs, again.signal);
+    again.dispose();
+    status('proxy', `stopped (connections: ${finished} finished while draining, ${cut} cut)`);
+    status('proxy', `filter metrics: ${metricsLine(plugin)}`);
   } finally {
+    stop.dispose();
     plugin.shutdown();
   }
   return 0;

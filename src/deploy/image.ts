@@ -60,10 +60,16 @@ export function checkRef(ref: string): string | null {
   return null;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8')) as { version: string };
+const USAGE = 'usage: ppv2-wasm image [--ref REGISTRY/REPO:TAG] [--wasm FILE] [--out FILE]   (in a clone: npm run image -- ...)';
+
+/** This package's root: its package.json, template and module, wherever it is installed. */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** `ppv2-wasm image` (and `npm run image`): exit code 0, 1 (failed) or 2 (bad arguments). */
+export async function main(argv: string[]): Promise<number> {
+  const pkg = JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
   let ref: string | undefined;
-  let wasmFile = 'build/ppv2.wasm';
+  let wasmFile = path.relative(process.cwd(), path.join(PACKAGE_ROOT, 'build', 'ppv2.wasm'));
   let out = 'build/ppv2-oci.tar';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -73,8 +79,11 @@ async function main(argv: string[]): Promise<number> {
       else if (a === '--wasm') wasmFile = v;
       else out = v;
       i++;
+    } else if (a === '-h' || a === '--help') {
+      console.log(USAGE);
+      return 0;
     } else {
-      console.error(`image: unknown or incomplete option ${a}\nusage: node dist/deploy/image.js [--ref REGISTRY/REPO:TAG] [--wasm FILE] [--out FILE]`);
+      console.error(`image: unknown or incomplete option ${a}\n${USAGE}`);
       return 2;
     }
   }
@@ -95,7 +104,7 @@ async function main(argv: string[]): Promise<number> {
   fs.writeFileSync(out, image.archive);
   const pluginOut = path.join(path.dirname(out), 'istio', 'wasmplugin.yaml');
   fs.mkdirSync(path.dirname(pluginOut), { recursive: true });
-  fs.writeFileSync(pluginOut, renderWasmPlugin(fs.readFileSync(DEFAULT_TEMPLATE, 'utf8'), ref, image, placeholder));
+  fs.writeFileSync(pluginOut, renderWasmPlugin(fs.readFileSync(path.join(PACKAGE_ROOT, DEFAULT_TEMPLATE), 'utf8'), ref, image, placeholder));
   const hex = (d: string): string => d.slice('sha256:'.length);
   console.log(`wrote ${out} (OCI image layout, Wasm compat variant, ${image.archive.length} bytes)`);
   console.log(`  manifest  ${image.manifest.digest}  (${image.manifest.size} bytes)`);

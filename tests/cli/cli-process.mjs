@@ -6,9 +6,12 @@ import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/ppv2-wasm.js', import.meta.url));
 
-/** Runs the CLI to completion (killed after `timeoutMs`): { code, stdout, stderr }. */
-export async function runCli(args, { timeoutMs = 20000, env } = {}) {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+/**
+ * Runs the CLI to completion (killed after `timeoutMs`): { code, stdout, stderr }.
+ * `bin` runs another copy (an installed package's), from `cwd`.
+ */
+export async function runCli(args, { timeoutMs = 20000, env, bin = BIN, cwd } = {}) {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, cwd });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => { stdout += d; });
@@ -24,8 +27,8 @@ export async function runCli(args, { timeoutMs = 20000, env } = {}) {
  * Starts a long-running subcommand and waits for its "listening on HOST:PORT"
  * line on stderr. Returns the port, a reader of stdout lines and stop().
  */
-export async function startCli(args, { timeoutMs = 20000, env } = {}) {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+export async function startCli(args, { timeoutMs = 20000, env, bin = BIN, cwd } = {}) {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, cwd });
   const lines = new LineQueue(child.stdout);
   let stderr = '';
   const listening = new Promise((resolve, reject) => {

@@ -54,5 +54,6 @@ test('a rejected configuration exits 1 with one line quoting the filter\'s reaso
   assert.equal(code, 1);
   assert.equal(stdout, '');
   assert.equal(stderr.trim().split('\n').length, 1, stderr);
-  assert.match(stderr, /^ppv2-wasm: encode: the filter refused to start: .*unknown key "verison"/);
+  assert.match(stderr, /^ppv2-wasm encode: the filter refused to start: .*unknown key "verison"/);
+  assert.equal(stderr.match(/ppv2-wasm/g).length, 1, `one "ppv2-wasm" prefix: ${stderr}`);
 });

@@ -104,7 +104,7 @@ test('a port in use exits 1 with one line', async () => {
   try {
     const { code, stderr } = await runCli(['inspect', '--listen', `127.0.0.1:${blocker.address().port}`]);
     assert.equal(code, 1);
-    assert.equal(stderr, `ppv2-wasm: inspect: cannot listen on 127.0.0.1:${blocker.address().port}: address already in use\n`);
+    assert.equal(stderr, `ppv2-wasm inspect: cannot listen on 127.0.0.1:${blocker.address().port}: address already in use\n`);
   } finally {
     blocker.close();
   }
@@ -117,7 +117,8 @@ test('bad arguments exit 2 with one line naming the problem', async () => {
     [['inspect', '--listen', '::1:9000'], /--listen "::1:9000" is not HOST:PORT \(IPv6 in brackets/],
     [['inspect', '--listen', '127.0.0.1:70000'], /port 70000 is more than 65535/],
     [['inspect', '--listen', '127.0.0.1:0', '--header-timeout', 'soon'], /--header-timeout "soon" is not a whole number/],
-    [['inspect', '--listen', '127.0.0.1:0', '--colour'], /Unknown option '--colour'/],
+    [['inspect', '--listen', '127.0.0.1:0', '--header-timeout', '-5'], /--header-timeout "-5" is not a whole number of milliseconds from 1 to 9999999/],
+    [['inspect', '--listen', '127.0.0.1:0', '--colour'], /unknown option --colour \(options: --listen, --echo, --header-timeout, --help\)/],
     [['frobnicate'], /unknown command "frobnicate"/],
   ];
   for (const [args, message] of cases) {

@@ -209,7 +209,7 @@ test('the proxy listens and connects upstream over IPv6', async () => {
   const client = await exchange({ host: '::1', port: proxy.port, send: [Buffer.from('v6')] });
   assert.equal(client.data.toString(), 'six');
   assert.equal(received[0].toString(), 'Hv6H');
-  assert.match(await proxy.lines.next(), /^\[::1\]:\d+ -> \[::1\]:\d+: /);
+  assert.match(await proxy.lines.next(), /^\S+Z \[::1\]:\d+ -> \[::1\]:\d+: /);
 });
 
 test('--quiet prints no per-connection line', async () => {
@@ -227,11 +227,11 @@ test('start-up failures exit 1 with one clear line', async () => {
   const busy = blocker.address().port;
   try {
     const cases = [
-      [['--listen', `127.0.0.1:${busy}`, '--upstream', '127.0.0.1:9', '--wasm', TRAP], `ppv2-wasm: proxy: cannot listen on 127.0.0.1:${busy}: address already in use`],
-      [['--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:9', '--wasm', join(dir, 'missing.wasm')], `ppv2-wasm: proxy: cannot read the wasm module ${join(dir, 'missing.wasm')}: ENOENT`],
-      [['--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:9', '--wasm', CONFIG, '--config-json', 'x-refuse-me'], /^ppv2-wasm: proxy: the filter refused to start: .+$/],
-      [['--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:9', '--wasm', CONFIG, '--config', join(dir, 'missing.json')], `ppv2-wasm: proxy: cannot read --config ${join(dir, 'missing.json')}: ENOENT`],
-      [['--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:9', '--wasm', join(dir, 'trap.wasm').replace('.wasm', '.txt')], /^ppv2-wasm: proxy: cannot read the wasm module/],
+      [['--listen', `127.0.0.1:${busy}`, '--upstream', '127.0.0.1:9', '--wasm', TRAP], `ppv2-wasm proxy: cannot listen on 127.0.0.1:${busy}: address already in use`],
+      [['--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:9', '--wasm', join(dir, 'missing.wasm')], `ppv2-wasm proxy: cannot read the wasm module ${join(dir, 'missing.wasm')}: ENOENT`],
+      [['--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:9', '--wasm', CONFIG, '--config-json', 'x-refuse-me'], /^ppv2-wasm proxy: the filter refused to start: .+$/],
+      [['--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:9', '--wasm', CONFIG, '--config', join(dir, 'missing.json')], `ppv2-wasm proxy: cannot read --config ${join(dir, 'missing.json')}: ENOENT`],
+      [['--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:9', '--wasm', join(dir, 'trap.wasm').replace('.wasm', '.txt')], /^ppv2-wasm proxy: cannot read the wasm module/],
     ];
     for (const [args, expected] of cases) {
       const { code, stderr } = await runCli(['proxy', ...args]);
@@ -239,7 +239,7 @@ test('start-up failures exit 1 with one clear line', async () => {
       const last = stderr.trim().split('\n').at(-1);
       if (typeof expected === 'string') assert.equal(last, expected);
       else assert.match(last, expected);
-      assert.ok(stderr.trim().split('\n').filter((l) => l.startsWith('ppv2-wasm:')).length === 1, stderr);
+      assert.ok(stderr.trim().split('\n').filter((l) => l.startsWith('ppv2-wasm proxy:')).length === 1, stderr);
     }
   } finally {
     blocker.close();
@@ -284,7 +284,7 @@ test('the proxy runs the filter\'s tick, and prints its counters as Envoy names 
 
   // The same loader with tick timers flushes the counters on the filter's own 1 s period, no manual tick.
   const { loadPlugin } = await import('../../dist/cli/plugin.js');
-  const plugin = await loadPlugin('proxy', { wasm: release }, { tickTimers: true, onLog: () => {} });
+  const plugin = await loadPlugin({ wasm: release }, { tickTimers: true, onLog: () => {} });
   try {
     plugin.newConnection({ source: '1.2.3.4:5', destination: '5.6.7.8:9' }).downstreamData(Buffer.from('x'));
     const deadline = Date.now() + 5000;

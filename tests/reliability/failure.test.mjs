@@ -78,7 +78,7 @@ for (const failOpen of [false, true]) {
 test('a configuration the filter refuses: `proxy` does not start and prints the filter\'s reason', async () => {
   const { code, stderr } = await runCli(['proxy', '--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:9', '--wasm', RELEASE_WASM, '--config-json', '{"version":3}']);
   assert.equal(code, 1);
-  assert.match(stderr, /refused to start: ppv2-wasm: bad plugin configuration: version: expected 1 or 2/);
+  assert.match(stderr, /^ppv2-wasm proxy: the filter refused to start: bad plugin configuration: version: expected 1 or 2/);
   assert.equal(stderr.trim().split('\n').length, 1, stderr);
 });
 
