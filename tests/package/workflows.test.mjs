@@ -16,14 +16,13 @@ import { findTool } from '../e2e/tools.mjs';
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WORKFLOWS = ['.github/workflows/ci.yml', '.github/workflows/release.yml'];
-const ACTIONLINT_VERSION = 'v1.7.12';
 const workflow = (file) => parseYaml(readFileSync(join(ROOT, file), 'utf8'));
 
 test('actionlint finds nothing wrong in the workflows', async (t) => {
   const pinned = join(ROOT, '.tools', 'bin', 'actionlint');
   const actionlint = existsSync(pinned) ? pinned : findTool('actionlint');
   if (!actionlint) {
-    const install = `GOBIN=$PWD/.tools/bin go install github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}`;
+    const install = 'bash scripts/install-test-tools.sh (npm test runs it first)';
     if (process.env.CI === 'true') assert.fail(`actionlint is not installed, and CI=true makes that a failure (install it: ${install})`);
     t.skip(`actionlint is not installed (install it: ${install})`);
     return;
@@ -52,10 +51,10 @@ test('CI runs npm test on Debian bookworm and Ubuntu 24.04, every Node line from
     const test = job.steps.find((step) => step.uses === './.github/actions/npm-test');
     assert.deepEqual(test?.with, { node: '${{ matrix.node }}', envoy: '${{ matrix.envoy }}' }, `${name} runs the npm-test action with its cell`);
   }
-  // The steps themselves, as .ci/run: install-envoy.sh, PPV2_ENVOY, npm test under CI=true.
+  // The steps themselves, as .ci/run: install-test-tools.sh, PPV2_ENVOY, npm test under CI=true.
   const action = workflow('.github/actions/npm-test/action.yml');
   const runs = action.runs.steps.map((step) => step.run ?? '').join('\n');
-  assert.match(runs, /bash scripts\/install-envoy\.sh/);
+  assert.match(runs, /bash scripts\/install-test-tools\.sh/);
   assert.match(runs, /PPV2_ENVOY=\$PWD\/\.tools\/envoy\/\$ENVOY_VERSION\/bin\/envoy-\$ENVOY_VERSION/);
   const npmTest = action.runs.steps.find((step) => /^\s*npm test$/m.test(step.run ?? ''));
   assert.equal(npmTest?.env?.CI, 'true');
