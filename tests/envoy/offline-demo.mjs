@@ -3,7 +3,8 @@
 //
 //   node tests/envoy/offline-demo.mjs func-e        .tools/bin/func-e run -c envoy/envoy.yaml
 //                                                   and the inspect backend on 127.0.0.1:9000
-//   node tests/envoy/offline-demo.mjs start-envoy   node scripts/start-envoy.mjs (npm run start:envoy)
+//   node tests/envoy/offline-demo.mjs start-envoy [ARGS]
+//                                                   node scripts/start-envoy.mjs [ARGS] (npm run start:envoy)
 //
 // Either way it then sends one connection to each shipped listener
 // (127.0.0.1:10000 from 127.0.0.2, [::1]:10001), reads the counters from the
@@ -102,7 +103,7 @@ const result = { mode, requests, output, replies: [], stats: null, exit: null, e
 try {
   const main = mode === 'func-e'
     ? run(path.join(ROOT, '.tools', 'bin', 'func-e'), ['run', '-c', 'envoy/envoy.yaml', '--disable-hot-restart'])
-    : run(process.execPath, ['scripts/start-envoy.mjs']);
+    : run(process.execPath, ['scripts/start-envoy.mjs', ...process.argv.slice(3)]);
   if (mode === 'func-e') run(process.execPath, ['bin/ppv2-wasm.js', 'inspect', '--listen', '127.0.0.1:9000']);
   const deadline = Date.now() + 60_000;
   for (;;) {

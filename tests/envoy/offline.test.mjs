@@ -32,11 +32,11 @@ function requireInstall(t) {
   return false;
 }
 
-async function demo(t, mode) {
+async function demo(t, mode, ...args) {
   if (!requireInstall(t)) return null;
   const netns = requireNetns(t);
   if (!netns) return null;
-  const run = await runInNetns(netns, DEMO, [mode], { cwd: ROOT, env: process.env });
+  const run = await runInNetns(netns, DEMO, [mode, ...args], { cwd: ROOT, env: process.env });
   assert.equal(run.code, 0, run.stderr);
   const result = JSON.parse(run.stdout.trim().split('\n').at(-1));
   assert.equal(result.error, null, `${result.error}\n${result.output.slice(-30).join('\n')}`);
@@ -73,6 +73,17 @@ test('npm run start:envoy finds the project\'s func-e by itself and runs the dem
   assert.ok(result.output.includes(`start:envoy: Envoy ${PINNED} is ready; admin on http://127.0.0.1:9901. Try, in another terminal:`));
   assertServed(result);
   assert.equal(result.exit.code, 130, 'Ctrl-C stops Envoy and the backend, exit 130');
+});
+
+test('npm run start:envoy -- --plugin-config FILE runs the demo with that plugin configuration', async (t) => {
+  const result = await demo(t, 'start-envoy', '--plugin-config', 'envoy/plugin-configs/crc32c.json');
+  if (!result) return;
+  assert.ok(result.output.includes('start:envoy: wrote build/envoy-bootstrap.yaml from envoy/envoy.yaml'));
+  assert.ok(result.output.includes('start:envoy: .tools/bin/func-e run -c build/envoy-bootstrap.yaml'));
+  assertServed(result);
+  for (const reply of result.replies) {
+    assert.deepEqual(JSON.parse(reply.reply).header.tlvs.map((tlv) => tlv.name), ['PP2_TYPE_CRC32C'], 'the CRC32C TLV, checked by inspect');
+  }
 });
 
 /** Every path under `dir` with its mtime, or its target for a link. */
