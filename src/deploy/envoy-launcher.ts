@@ -250,6 +250,20 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+// Envoys started here and not yet stopped. If this process exits without
+// stopping them (an uncaught error in a test or script), they are killed
+// then, so that no Envoy outlives the process that started it.
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
 export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnvoy> {
   const callerEnv = options.env ?? process.env;
   const found = findEnvoy(callerEnv, options.projectRoot);
@@ -270,6 +284,8 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnv
   ];
   const all: string[] = [];
   const child = spawn(found.command, args, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const onLine = (stream: 'stdout' | 'stderr') => (l: string) => {
     all.push(l);
     if (all.length > 200) all.shift();
