@@ -113,7 +113,8 @@ console.error(`start:envoy: ${shown} -c ${configFile}`);
 // Envoy writes its admin address here once it listens; start:envoy waits for
 // it to say LIVE, then prints the version and how to try it.
 const adminPath = path.join(scratch, 'admin-address');
-const proc = spawn(envoy.command, [...envoy.prefix, '-c', configFile, '--admin-address-path', adminPath], {
+// --file-flush-interval-msec: each access-log line shows within 0.1 s (Envoy's default is 10 s).
+const proc = spawn(envoy.command, [...envoy.prefix, '-c', configFile, '--admin-address-path', adminPath, '--file-flush-interval-msec', '100'], {
   cwd: root,
   env: { ...process.env, ...envoy.env },
   stdio: ['ignore', 'inherit', 'inherit'],
