@@ -50,13 +50,14 @@ async function startCliUnderTest({ upstreamPort, upstreamHost, listenHost, confi
  * `lines` yields Envoy's access-log lines; `stderr()` is Envoy's own log so
  * far (the filter's lines are there); `envoy` is the launcher's RunningEnvoy.
  * `listen` is a launcher ListenerAddress, or "template" (keep the template's
- * listeners).
+ * listeners). `cwd` is Envoy's working directory, from which the template
+ * (unless absolute) and its relative paths resolve; default the repository.
  */
-export async function startEnvoyUnderTest({ binary, upstreamPort, upstreamHost = '127.0.0.1', listen, configuration, wasm = RELEASE_WASM, failurePolicy, template, args }) {
+export async function startEnvoyUnderTest({ binary, upstreamPort, upstreamHost = '127.0.0.1', listen, configuration, wasm = RELEASE_WASM, failurePolicy, template, args, cwd = REPO }) {
   const { startEnvoyProxy } = await import('../../dist/deploy/envoy-launcher.js');
   const accessLog = new PassThrough();
   const envoy = await startEnvoyProxy({
-    cwd: REPO,
+    cwd,
     env: { ...process.env, PPV2_ENVOY: binary },
     upstreamHost,
     upstreamPort,
