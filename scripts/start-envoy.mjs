@@ -131,6 +131,18 @@ proc.on('exit', (code, signal) => {
   stopAll(code ?? 1);
 });
 
+/** A client command for the bootstrap's first listener. */
+function tryIt(bootstrap) {
+  if (bootstrap.includes('DownstreamTlsContext')) {
+    return 'echo hello | openssl s_client -quiet -connect 127.0.0.1:10443 -servername demo.ppv2.test -CAfile build/test-certs/ca.crt -cert build/test-certs/client.crt -key build/test-certs/client.key';
+  }
+  // Behind a load balancer: the client plays it and sends a PROXY header first.
+  if (bootstrap.includes('envoy.filters.listener.proxy_protocol')) {
+    return "printf 'PROXY TCP4 192.0.2.10 198.51.100.20 4000 443\\r\\nhello\\n' | nc -q1 127.0.0.1 10000";
+  }
+  return "printf 'hello\\n' | nc -q1 127.0.0.1 10000";
+}
+
 function get(url) {
   return new Promise((resolve) => {
     http.get(url, { timeout: 1000 }, (res) => {
@@ -150,9 +162,8 @@ for (;;) {
   if (ready?.status === 200 && ready.body.trim() === 'LIVE') {
     const info = await get(`http://${admin}/server_info`);
     const version = info ? String(JSON.parse(info.body).version ?? '').split('/')[1] : undefined;
-    const tls = template.includes('DownstreamTlsContext');
     console.error(`start:envoy: Envoy ${version ?? '(version unknown)'} is ready; admin on http://${admin}. Try, in another terminal:
-  ${tls ? 'echo hello | openssl s_client -quiet -connect 127.0.0.1:10443 -servername demo.ppv2.test -CAfile build/test-certs/ca.crt -cert build/test-certs/client.crt -key build/test-certs/client.key' : "printf 'hello\\n' | nc -q1 127.0.0.1 10000"}
+  ${tryIt(template)}
   curl -s 'http://${admin}/stats?filter=wasmcustom'     (counters are flushed every second)
 Ctrl-C stops Envoy and the backend.`);
     break;

@@ -42,9 +42,11 @@ export async function inspectBackend(t) {
 /**
  * One connection: to `port` on `host` (or to the UNIX socket `path`), from
  * `localAddress`, over TLS when `tls` holds tls.connect options; writes
- * `send`, half-closes, and collects everything until the server closes.
+ * `send`, half-closes (unless `halfClose` is false: then it keeps its side
+ * open until the server closes), and collects everything until the server
+ * closes.
  */
-export function connectOnce({ host = '127.0.0.1', port, path: socketPath, localAddress, tls: tlsOptions, send = [Buffer.from('hello')], timeoutMs = 15000 }) {
+export function connectOnce({ host = '127.0.0.1', port, path: socketPath, localAddress, tls: tlsOptions, send = [Buffer.from('hello')], halfClose = true, timeoutMs = 15000 }) {
   return new Promise((resolve, reject) => {
     const target = socketPath !== undefined ? { path: socketPath } : { host, port, localAddress };
     const socket = tlsOptions ? tls.connect({ ...target, ...tlsOptions }) : net.connect({ ...target, allowHalfOpen: true });
@@ -58,7 +60,7 @@ export function connectOnce({ host = '127.0.0.1', port, path: socketPath, localA
     socket.once(tlsOptions ? 'secureConnect' : 'connect', () => {
       local = socket.localPort === undefined ? null : { address: socket.localAddress, port: socket.localPort };
       for (const part of send) socket.write(part);
-      socket.end();
+      if (halfClose) socket.end();
     });
     socket.on('data', (d) => chunks.push(d));
     socket.on('end', () => socket.end());
