@@ -115,9 +115,12 @@ try {
   }
   result.replies.push(await exchange('127.0.0.1', 10000, '127.0.0.2'));
   result.replies.push(await exchange('::1', 10001));
-  // The filter flushes its counters every second.
-  await sleep(1500);
-  result.stats = (await get('http://127.0.0.1:9901/stats?filter=wasmcustom')).body;
+  // The filter flushes its counters every second: wait for both headers (bounded).
+  const counted = Date.now() + 10_000;
+  do {
+    await sleep(200);
+    result.stats = (await get('http://127.0.0.1:9901/stats?filter=wasmcustom')).body;
+  } while (!/headers_written: 2$/m.test(result.stats) && Date.now() < counted);
   main.kill('SIGINT');
   const [code, signal] = await main.closed;
   result.exit = { code, signal };
