@@ -96,7 +96,7 @@ process.on('SIGTERM', () => stopAll(143));
 if (opts.startBackend) {
   const inspect = spawn(process.execPath, [path.join(root, 'bin', 'ppv2-wasm.js'), 'inspect', '--listen', opts.backend], {
     cwd: root,
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'inherit', 'pipe'],
     detached: true,
   });
   children.push(inspect);
@@ -105,6 +105,18 @@ if (opts.startBackend) {
       console.error(`start:envoy: the inspect backend stopped (${signal ?? code})`);
       stopAll(1);
     }
+  });
+  // Envoy starts once the backend listens, so that no early connection is refused upstream.
+  await new Promise((resolve) => {
+    let seen = '';
+    inspect.stderr.on('data', (chunk) => {
+      process.stderr.write(chunk);
+      if (!seen.includes('listening on')) {
+        seen += chunk;
+        if (seen.includes('listening on')) resolve();
+      }
+    });
+    inspect.once('exit', resolve);
   });
 }
 

@@ -143,7 +143,7 @@ test('startEnvoyProxy runs Envoy on the derived bootstrap, waits for LIVE, reads
     await new Promise((r) => setTimeout(r, 200));
   }
   assert.equal(written, 1, 'the filter counted one header (flushed within a second)');
-  assert.match(proxy.lines[0], /ppv2 downstream=127\.0\.0\.1:\d+ local=127\.0\.0\.1:\d+ upstream=127\.0\.0\.1:\d+ received=5 sent=0 flags=-/);
+  assert.match(proxy.lines[0], /ppv2 id=\d+ downstream=127\.0\.0\.1:\d+ local=127\.0\.0\.1:\d+ upstream=127\.0\.0\.1:\d+ received=5 sent=0 flags=-/);
 
   await proxy.stop();
   assert.throws(() => process.kill(proxy.envoy.pid, 0), { code: 'ESRCH' }, 'Envoy is gone after stop()');

@@ -47,8 +47,10 @@ const env = {
   HTTP_PROXY: recorderUrl, HTTPS_PROXY: recorderUrl, http_proxy: recorderUrl, https_proxy: recorderUrl,
   FUNC_E_STATE_HOME: state,
 };
-// start:envoy must find the project's func-e and its data folder by itself.
+// start:envoy must find the project's func-e and its data folder by itself,
+// as for a user: no PPV2_ENVOY (which it would prefer), no FUNC_E_DATA_HOME.
 delete env.FUNC_E_DATA_HOME;
+delete env.PPV2_ENVOY;
 if (mode === 'func-e') env.FUNC_E_DATA_HOME = path.join(ROOT, '.tools', 'func-e');
 
 const output = [];
@@ -104,7 +106,14 @@ try {
   const main = mode === 'func-e'
     ? run(path.join(ROOT, '.tools', 'bin', 'func-e'), ['run', '-c', 'envoy/envoy.yaml', '--disable-hot-restart'])
     : run(process.execPath, ['scripts/start-envoy.mjs', ...process.argv.slice(3)]);
-  if (mode === 'func-e') run(process.execPath, ['bin/ppv2-wasm.js', 'inspect', '--listen', '127.0.0.1:9000']);
+  if (mode === 'func-e') {
+    const inspect = run(process.execPath, ['bin/ppv2-wasm.js', 'inspect', '--listen', '127.0.0.1:9000']);
+    // Connections wait for the backend to listen, so that none is refused upstream.
+    while (!output.some((l) => l.includes('listening on 127.0.0.1:9000'))) {
+      if (inspect.exitCode !== null) throw new Error(`inspect exited (${inspect.exitCode})`);
+      await sleep(50);
+    }
+  }
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (main.exitCode !== null) throw new Error(`${mode} exited (${main.exitCode}) before Envoy was ready`);
