@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { startCli } from '../tests/cli/cli-process.mjs';
 import { startHaproxy, parseHttpJson } from '../tests/e2e/consumers.mjs';
 import { findTool, envoyBinary } from '../tests/e2e/tools.mjs';
-import { startEnvoyUnderTest } from '../tests/e2e/proxy-under-test.mjs';
+import { startEnvoyUnderTest } from '../tests/e2e/proxies.mjs';
 
 const USAGE = `usage: npm run soak   (no options; set these in the environment)
   SOAK_CONNECTIONS   connections per backend (default 100000)

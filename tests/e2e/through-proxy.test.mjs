@@ -2,7 +2,7 @@
 // (HAProxy 2.6, nginx 1.22, tshark 4.0 from Debian) and our strict `inspect`
 // backend. Every assertion runs twice: through `ppv2-wasm proxy` running the
 // release module, and through a real Envoy running the same module
-// (proxy-under-test.mjs). Clients connect from 127.0.0.2/127.0.0.3 so that a
+// (proxies.mjs). Clients connect from 127.0.0.2/127.0.0.3 so that a
 // consumer reporting that address proves the header carried the client's
 // address and not the proxy's (which connects from 127.0.0.1).
 import { test, after, describe } from 'node:test';
@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { request } from 'node:http';
 import { freePort, startHaproxy, startNginx, tsharkDecode } from './consumers.mjs';
 import { requireTool, requireEnvoy } from './tools.mjs';
-import { startProxyUnderTest, startEnvoyUnderTest, PROXY_KINDS } from './proxy-under-test.mjs';
+import { startProxyUnderTest, startEnvoyUnderTest, PROXY_KINDS } from './proxies.mjs';
 import { runCli, startCli } from '../cli/cli-process.mjs';
 import { exchange } from '../cli/net-client.mjs';
 import { decodeProxyHeader } from '../../dist/proxy-protocol/index.js';

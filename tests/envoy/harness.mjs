@@ -1,5 +1,5 @@
 // Shared by the tests/envoy/ suites: a real Envoy running the release module
-// (through proxy-under-test.mjs and the launcher), stopped when the test ends;
+// (through proxies.mjs and the launcher), stopped when the test ends;
 // the strict `inspect` backend; clients over TCP, UNIX sockets and TLS; and
 // Envoy's admin endpoints as Envoy prints them.
 import assert from 'node:assert/strict';
@@ -11,8 +11,8 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { startEnvoyUnderTest, RELEASE_WASM, REPO } from '../e2e/proxy-under-test.mjs';
-import { requireEnvoy } from '../e2e/tools.mjs';
+import { startEnvoyUnderTest, RELEASE_WASM, REPO } from '../e2e/proxies.mjs';
+import { requireEnvoy, requireTool } from '../e2e/tools.mjs';
 import { startCli } from '../cli/cli-process.mjs';
 
 export { RELEASE_WASM, REPO };
@@ -106,9 +106,11 @@ export const connectionId = (line) => Number(/ id=(\d+) /.exec(line)?.[1]);
 /**
  * TEST-ONLY certificates from scripts/make-test-certs.sh in a folder that is
  * removed after test `t`: { dir, ca, server, client: { cert, key } } as
- * Buffers, and `dir` with build/test-certs/ inside for envoy-tls.yaml.
+ * Buffers, and `dir` with build/test-certs/ inside for envoy-tls.yaml; or
+ * null when test `t` was skipped because openssl is missing.
  */
 export async function testCertificates(t) {
+  if (!requireTool(t, 'openssl')) return null;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ppv2-certs-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   await promisify(execFile)('sh', [path.join(REPO, 'scripts', 'make-test-certs.sh'), path.join(dir, 'build', 'test-certs')], { timeout: 60000 });

@@ -62,6 +62,7 @@ const EXPECTED = {
   'tlvs-from-connection.json': async (t, config, inspect) => {
     // sni and ssl need a TLS listener: envoy-tls.yaml with this configuration.
     const certs = await testCertificates(t);
+    if (!certs) return;
     const envoy = await envoyFor(t, { upstreamPort: inspect.port, config, template: TLS_TEMPLATE, cwd: certs.dir });
     if (!envoy) return;
     const r = record(await connectOnce({ port: envoy.port, tls: { servername: 'demo.ppv2.test', ca: certs.ca, ...certs.client } }));
@@ -74,6 +75,7 @@ const EXPECTED = {
   'tlvs-property.json': async (t, config, inspect) => {
     // requested_server_name needs TLS (and the TLS inspector): envoy-tls.yaml.
     const certs = await testCertificates(t);
+    if (!certs) return;
     const envoy = await envoyFor(t, { upstreamPort: inspect.port, config, template: TLS_TEMPLATE, cwd: certs.dir });
     if (!envoy) return;
     const r = record(await connectOnce({ port: envoy.port, tls: { servername: 'demo.ppv2.test', ca: certs.ca } }));

@@ -27,6 +27,7 @@ function sslOf(r) {
 
 test('the shipped envoy-tls.yaml: AUTHORITY from the SNI, and the SSL TLV with the client certificate\'s CN and the TLS version', async (t) => {
   const certs = await testCertificates(t);
+  if (!certs) return;
   const inspect = await inspectBackend(t);
   const envoy = await envoyFor(t, { upstreamPort: inspect.port, template: TEMPLATE, cwd: certs.dir });
   if (!envoy) return;
@@ -44,6 +45,7 @@ test('the shipped envoy-tls.yaml: AUTHORITY from the SNI, and the SSL TLV with t
 
 test('a client without a certificate: the SSL TLV has only PP2_CLIENT_SSL and no CN', async (t) => {
   const certs = await testCertificates(t);
+  if (!certs) return;
   const inspect = await inspectBackend(t);
   const envoy = await envoyFor(t, { upstreamPort: inspect.port, template: TEMPLATE, cwd: certs.dir });
   if (!envoy) return;
@@ -55,6 +57,7 @@ test('a client without a certificate: the SSL TLV has only PP2_CLIENT_SSL and no
 
 test('property connection.uri_san_peer_certificate carries the client certificate\'s URI SAN; without a certificate it is left out and counted', async (t) => {
   const certs = await testCertificates(t);
+  if (!certs) return;
   const inspect = await inspectBackend(t);
   const config = { tlvs: [{ type: 'authority', from: 'sni' }, { type: 226, property: 'connection.uri_san_peer_certificate' }, { from: 'ssl' }] };
   const envoy = await envoyFor(t, { upstreamPort: inspect.port, template: TEMPLATE, cwd: certs.dir, config });

@@ -1,4 +1,4 @@
-// The proxies the e2e assertions run through, both in every `npm test`:
+// The proxies the e2e assertions run through, both in every `npm test`
 //   cli    `ppv2-wasm proxy` running the release module in our host;
 //   envoy  a real Envoy (tools.mjs envoyBinary(): PPV2_ENVOY, else the pinned
 //          .tools/bin/envoy) on a bootstrap derived from envoy/envoy.yaml.
