@@ -92,8 +92,8 @@ export interface BootstrapOverrides {
   pluginConfiguration?: string;
   /** Keep only the first listener, on this address. */
   singleListener?: ListenerAddress;
-  /** PluginConfig.failure_policy of every wasm filter. */
-  failurePolicy?: FailurePolicy;
+  /** PluginConfig.failure_policy of every wasm filter; null removes it (Envoy's default, FAIL_CLOSED). */
+  failurePolicy?: FailurePolicy | null;
 }
 
 const WASM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm';
@@ -142,7 +142,8 @@ export function renderBootstrap(templateYaml: string, o: BootstrapOverrides): st
           const typed = map(f, 'filter').get('typed_config');
           if (!isMap(typed) || typed.get('@type') !== WASM_TYPE) continue;
           if (o.wasmPath !== undefined) typed.setIn(['config', 'vm_config', 'code', 'local', 'filename'], o.wasmPath);
-          if (o.failurePolicy !== undefined) typed.setIn(['config', 'failure_policy'], o.failurePolicy);
+          if (o.failurePolicy === null) typed.deleteIn(['config', 'failure_policy']);
+          else if (o.failurePolicy !== undefined) typed.setIn(['config', 'failure_policy'], o.failurePolicy);
           if (o.pluginConfiguration !== undefined) {
             typed.setIn(['config', 'configuration'], doc.createNode({ '@type': 'type.googleapis.com/google.protobuf.StringValue', value: o.pluginConfiguration }));
           }
@@ -371,7 +372,8 @@ export interface EnvoyProxyOptions {
   configuration?: string;
   /** Absolute path of the module; default build/ppv2.wasm of `cwd`. */
   wasmPath?: string;
-  failurePolicy?: FailurePolicy;
+  /** The wasm filters' failure_policy; null removes it; default: the template's. */
+  failurePolicy?: FailurePolicy | null;
   /** Repository root (Envoy's working directory). */
   cwd: string;
   /** Bootstrap template, relative to cwd; default envoy/envoy.yaml. Its first listener is kept. */

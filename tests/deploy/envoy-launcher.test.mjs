@@ -98,6 +98,9 @@ test('renderBootstrap applies ports, backend, module, configuration, addresses a
   assert.deepEqual(parse(pipe).static_resources.listeners[0].address, { pipe: { path: '/tmp/ppv2-example.sock' } });
   checks.push(['a pipe listener, FAIL_OPEN', pipe]);
 
+  const unset = parse(launcher.renderBootstrap(TEMPLATE, { failurePolicy: null }));
+  for (const l of unset.static_resources.listeners) assert.ok(!('failure_policy' in l.filter_chains[0].filters[0].typed_config.config), 'null removes failure_policy');
+
   for (const [what, yaml] of checks) {
     const v = await envoyValidates(t, envoy, yaml);
     assert.ok(v.ok, `${what}: ${v.output.split('\n').slice(-5).join('\n')}`);
