@@ -158,6 +158,22 @@ async function load(name, total, concurrency, one, figures) {
 
 const sha = (b) => createHash('sha256').update(b).digest('hex');
 
+/** Checks one `inspect` record: a header for a soak client, with the two TLVs the soak configures. */
+function checkRecord(line) {
+  const r = JSON.parse(line);
+  if (!r.header) fail(`inspect: ${r.error}`);
+  else if (!r.header.source.address.startsWith('127.0.1.') || r.header.tlvs.length !== 2) fail(`inspect: unexpected header ${JSON.stringify(r.header)}`);
+}
+
+/** One connection to an echoing backend behind `port`: a random payload, its echo compared. */
+async function echoOnce(port) {
+  const payload = randomBytes(1 + Math.floor(Math.random() * MAX_PAYLOAD));
+  const r = await exchange(port, payload);
+  if (r.error) fail(`client error ${r.error.code ?? r.error.message}`);
+  else if (sha(r.data) !== sha(payload)) fail(`echo of ${payload.length} bytes came back as ${r.data.length} different bytes`);
+  return { sent: payload.length, compared: payload.length + r.data.length };
+}
+
 async function soakInspect() {
   const inspect = await startCli(['inspect', '--listen', '127.0.0.1:0', '--echo', '--header-timeout', '30000']);
   const proxy = await startProxy(inspect.port, JSON.stringify({ crc32c: true, tlvs: [{ type: 'unique_id', from: 'connection_id' }] }));
@@ -167,9 +183,7 @@ async function soakInspect() {
   const drain = setInterval(() => {
     for (let line; (line = inspect.lines.ready.shift()) !== undefined;) {
       records++;
-      const r = JSON.parse(line);
-      if (!r.header) fail(`inspect: ${r.error}`);
-      else if (!r.header.source.address.startsWith('127.0.1.') || r.header.tlvs.length !== 2) fail(`inspect: unexpected header ${JSON.stringify(r.header)}`);
+      checkRecord(line);
     }
   }, 50);
   try {
@@ -179,12 +193,9 @@ async function soakInspect() {
     const start = await probe(proxy);
     let compared = 0;
     const run = await load('inspect', TOTAL, CONCURRENCY, async () => {
-      const payload = randomBytes(1 + Math.floor(Math.random() * MAX_PAYLOAD));
-      const r = await exchange(proxy.port, payload);
-      if (r.error) fail(`client error ${r.error.code ?? r.error.message}`);
-      else if (sha(r.data) !== sha(payload)) fail(`echo of ${payload.length} bytes came back as ${r.data.length} different bytes`);
-      compared += payload.length + r.data.length;
-      return payload.length;
+      const n = await echoOnce(proxy.port);
+      compared += n.compared;
+      return n.sent;
     }, () => probe(proxy));
     await settle(proxy);
     const end = await probe(proxy);
@@ -283,9 +294,7 @@ async function soakEnvoy() {
   const drain = setInterval(() => {
     for (let line; (line = inspect.lines.ready.shift()) !== undefined;) {
       records++;
-      const r = JSON.parse(line);
-      if (!r.header) fail(`inspect: ${r.error}`);
-      else if (!r.header.source.address.startsWith('127.0.1.') || r.header.tlvs.length !== 2) fail(`inspect: unexpected header ${JSON.stringify(r.header)}`);
+      checkRecord(line);
     }
     // Envoy's access log: one line per connection; only its count matters here.
     while (proxy.lines.ready.shift() !== undefined) proxy.closed++;
@@ -296,12 +305,9 @@ async function soakEnvoy() {
     const start = await envoyFigures(envoy);
     let compared = 0;
     const run = await load('envoy', TOTAL, CONCURRENCY, async () => {
-      const payload = randomBytes(1 + Math.floor(Math.random() * MAX_PAYLOAD));
-      const r = await exchange(proxy.port, payload);
-      if (r.error) fail(`client error ${r.error.code ?? r.error.message}`);
-      else if (sha(r.data) !== sha(payload)) fail(`echo of ${payload.length} bytes came back as ${r.data.length} different bytes`);
-      compared += payload.length + r.data.length;
-      return payload.length;
+      const n = await echoOnce(proxy.port);
+      compared += n.compared;
+      return n.sent;
     }, () => envoyFigures(envoy));
     const stats = await settleEnvoy(envoy, TOTAL + 2000);
     const end = await envoyFigures(envoy);
