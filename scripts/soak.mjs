@@ -31,7 +31,8 @@ const USAGE = `usage: npm run soak   (no options; set these in the environment)
   SOAK_CONNECTIONS   connections per backend (default 100000)
   SOAK_CONCURRENCY   connections open at once (default 1000)
   SOAK_MAX_PAYLOAD   largest payload per connection, bytes (default 4096)
-  SOAK_BACKENDS      comma-separated: inspect, haproxy (default both)`;
+  SOAK_BACKENDS      comma-separated targets: inspect and haproxy (through ppv2-wasm proxy),
+                     envoy (through the real Envoy); default all three`;
 const soakArgs = process.argv.slice(2);
 if (soakArgs.length > 0) {
   const help = soakArgs.includes('--help') || soakArgs.includes('-h');
