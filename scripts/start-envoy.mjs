@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 // `npm run start:envoy [-- --config envoy/envoy-tls.yaml] [-- --plugin-config FILE.json]`:
-// the `inspect` backend on 127.0.0.1:9000 plus Envoy on the chosen bootstrap,
-// through func-e (which honours .envoy-version) or an envoy binary on PATH.
-// Ctrl-C stops both. Without func-e or envoy it says how to install func-e
-// and exits 1.
+// the `inspect` backend on 127.0.0.1:9000 plus a real Envoy on the chosen
+// bootstrap, run through the project's func-e (.tools/bin/func-e with
+// FUNC_E_DATA_HOME=.tools/func-e, installed by `npm run install:envoy`: no
+// download), else func-e on PATH, else an envoy binary on PATH (PPV2_ENVOY
+// names one explicitly). func-e runs the version in .envoy-version.
+// Ctrl-C stops both. Without any of them it says how to install them and
+// exits 1.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,7 +45,7 @@ const launcherPath = path.join(root, 'dist', 'deploy', 'envoy-launcher.js');
 if (!fs.existsSync(launcherPath)) fail('dist/ is missing: run npm run build first');
 const { findEnvoy, renderBootstrap, stopChild, FUNC_E_INSTALL_HELP } = await import(launcherPath);
 
-const envoy = findEnvoy(process.env);
+const envoy = findEnvoy(process.env, root);
 if (!envoy) fail(`cannot run Envoy.\n${FUNC_E_INSTALL_HELP}`);
 if (!fs.existsSync(path.join(root, 'build', 'ppv2.wasm'))) fail('build/ppv2.wasm is missing: run npm run build first');
 if (!fs.existsSync(path.resolve(root, opts.config))) fail(`no such bootstrap: ${opts.config}`);
@@ -76,11 +81,13 @@ if (Object.keys(overrides).length > 0) {
 }
 
 const children = [];
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'ppv2-start-envoy-'));
 let stopping = false;
 async function stopAll(code) {
   if (stopping) return;
   stopping = true;
   await Promise.all(children.map((c) => stopChild(c)));
+  fs.rmSync(scratch, { recursive: true, force: true });
   process.exit(code);
 }
 process.on('SIGINT', () => stopAll(130));
@@ -89,7 +96,7 @@ process.on('SIGTERM', () => stopAll(143));
 if (opts.startBackend) {
   const inspect = spawn(process.execPath, [path.join(root, 'bin', 'ppv2-wasm.js'), 'inspect', '--listen', opts.backend], {
     cwd: root,
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'inherit', 'pipe'],
     detached: true,
   });
   children.push(inspect);
@@ -99,10 +106,32 @@ if (opts.startBackend) {
       stopAll(1);
     }
   });
+  // Envoy starts once the backend listens, so that no early connection is refused upstream.
+  await new Promise((resolve) => {
+    let seen = '';
+    inspect.stderr.on('data', (chunk) => {
+      process.stderr.write(chunk);
+      if (!seen.includes('listening on')) {
+        seen += chunk;
+        if (seen.includes('listening on')) resolve();
+      }
+    });
+    inspect.once('exit', resolve);
+  });
 }
 
-console.error(`start:envoy: ${envoy.via === 'func-e' ? 'func-e run' : envoy.command} -c ${configFile}`);
-const proc = spawn(envoy.command, [...envoy.prefix, '-c', configFile], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+const shown = envoy.via === 'func-e' ? `${envoy.command === path.join(root, '.tools', 'bin', 'func-e') ? '.tools/bin/func-e' : 'func-e'} run` : envoy.command;
+console.error(`start:envoy: ${shown} -c ${configFile}`);
+// Envoy writes its admin address here once it listens; start:envoy waits for
+// it to say LIVE, then prints the version and how to try it.
+const adminPath = path.join(scratch, 'admin-address');
+// --file-flush-interval-msec: each access-log line shows within 0.1 s (Envoy's default is 10 s).
+const proc = spawn(envoy.command, [...envoy.prefix, '-c', configFile, '--admin-address-path', adminPath, '--file-flush-interval-msec', '100'], {
+  cwd: root,
+  env: { ...process.env, ...envoy.env },
+  stdio: ['ignore', 'inherit', 'inherit'],
+  detached: true,
+});
 children.push(proc);
 proc.on('error', (err) => {
   console.error(`start:envoy: could not start ${envoy.command}: ${err.message}`);
@@ -114,8 +143,42 @@ proc.on('exit', (code, signal) => {
   stopAll(code ?? 1);
 });
 
-const tls = template.includes('DownstreamTlsContext');
-console.error(`start:envoy: once Envoy is up, try
-  ${tls ? 'echo hello | openssl s_client -quiet -connect 127.0.0.1:10443 -servername demo.ppv2.test -CAfile build/test-certs/ca.crt -cert build/test-certs/client.crt -key build/test-certs/client.key' : "printf 'hello\\n' | nc -q1 127.0.0.1 10000"}
-  curl -s 'http://127.0.0.1:9901/stats?filter=wasmcustom'     (counters are flushed every second)
+/** A client command for the bootstrap's first listener. */
+function tryIt(bootstrap) {
+  if (bootstrap.includes('DownstreamTlsContext')) {
+    return 'echo hello | openssl s_client -quiet -connect 127.0.0.1:10443 -servername demo.ppv2.test -CAfile build/test-certs/ca.crt -cert build/test-certs/client.crt -key build/test-certs/client.key';
+  }
+  // Behind a load balancer: the client plays it and sends a PROXY header first.
+  if (bootstrap.includes('envoy.filters.listener.proxy_protocol')) {
+    return "printf 'PROXY TCP4 192.0.2.10 198.51.100.20 4000 443\\r\\nhello\\n' | nc -q1 127.0.0.1 10000";
+  }
+  return "printf 'hello\\n' | nc -q1 127.0.0.1 10000";
+}
+
+function get(url) {
+  return new Promise((resolve) => {
+    http.get(url, { timeout: 1000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    }).on('error', () => resolve(null)).on('timeout', function () { this.destroy(); });
+  });
+}
+
+// func-e may first download Envoy (func-e on PATH, with internet): no deadline.
+for (;;) {
+  if (stopping) break;
+  const admin = fs.existsSync(adminPath) ? fs.readFileSync(adminPath, 'utf8').trim() : '';
+  const ready = admin ? await get(`http://${admin}/ready`) : null;
+  if (ready?.status === 200 && ready.body.trim() === 'LIVE') {
+    const info = await get(`http://${admin}/server_info`);
+    const version = info ? String(JSON.parse(info.body).version ?? '').split('/')[1] : undefined;
+    console.error(`start:envoy: Envoy ${version ?? '(version unknown)'} is ready; admin on http://${admin}. Try, in another terminal:
+  ${tryIt(template)}
+  curl -s 'http://${admin}/stats?filter=wasmcustom'     (counters are flushed every second)
 Ctrl-C stops Envoy and the backend.`);
+    break;
+  }
+  await new Promise((r) => setTimeout(r, 100));
+}

@@ -87,15 +87,16 @@ test('envoy.yaml: IPv4 :10000 and IPv6 [::]:10001 through wasm then tcp_proxy to
   assert.deepEqual(ep, { address: '127.0.0.1', port_value: 9000 });
 });
 
-test('every wasm filter: V8, build/ppv2.wasm, configuration as a StringValue, failure policy left to the fail-closed default', () => {
-  for (const f of ['envoy/envoy.yaml', 'envoy/envoy-tls.yaml']) {
+test('every wasm filter: V8, build/ppv2.wasm, configuration as a StringValue, failure policy FAIL_RELOAD (never a byte without the header, and a new VM after a failure)', () => {
+  for (const f of ['envoy/envoy.yaml', 'envoy/envoy-tls.yaml', 'envoy/chained-proxy-protocol.yaml']) {
     for (const w of wasmFilters(read(f))) {
       const c = w.typed_config.config;
       assert.equal(c.vm_config.runtime, 'envoy.wasm.runtime.v8');
       assert.equal(c.vm_config.code.local.filename, 'build/ppv2.wasm');
       assert.equal(c.configuration['@type'], 'type.googleapis.com/google.protobuf.StringValue');
       JSON.parse(c.configuration.value);
-      assert.ok(!('fail_open' in c) && !('failure_policy' in c), `${f} sets a failure policy`);
+      assert.ok(!('fail_open' in c), `${f} sets the deprecated fail_open`);
+      assert.equal(c.failure_policy, 'FAIL_RELOAD', f);
     }
   }
 });

@@ -52,6 +52,39 @@ frontend pp
 }
 
 /**
+ * HAProxy 2.6 as a PROXY sender in front of 127.0.0.1:`targetPort` (TCP mode,
+ * `send-proxy-v2`), adding the UNIQUE_ID TLV (`proxy-v2-options unique-id`)
+ * with the value "lb-<uuid>" from `unique-id-format`. HAProxy 2.6 has no way
+ * to send a custom TLV (`set-proxy-v2-tlv-fmt` came with 2.9).
+ */
+export async function startHaproxySender(binary, targetPort) {
+  return startDaemon('haproxy', (dir, port) => {
+    const config = join(dir, 'haproxy.cfg');
+    writeFileSync(config, `global
+  maxconn 2000
+  log stderr format raw local0 info
+
+defaults
+  mode tcp
+  log global
+  option tcplog
+  timeout connect 5s
+  timeout client 20s
+  timeout server 20s
+
+frontend lb
+  bind 127.0.0.1:${port}
+  unique-id-format lb-%[uuid]
+  default_backend envoy
+
+backend envoy
+  server envoy 127.0.0.1:${targetPort} send-proxy-v2 proxy-v2-options unique-id
+`);
+    return [binary, ['-db', '-f', config]];
+  });
+}
+
+/**
  * nginx 1.22 with `listen ... proxy_protocol`, answering with the
  * $proxy_protocol_* variables (ngx_http_core_module; the TLV variables need
  * 1.23.2, newer than Debian bookworm's).

@@ -5,7 +5,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import assert from 'node:assert/strict';
 
-export const DEBIAN_PACKAGE = { haproxy: 'haproxy', nginx: 'nginx', tshark: 'tshark', text2pcap: 'wireshark-common', ss: 'iproute2' };
+export const DEBIAN_PACKAGE = { haproxy: 'haproxy', nginx: 'nginx', tshark: 'tshark', text2pcap: 'wireshark-common', ss: 'iproute2', ip: 'iproute2', openssl: 'openssl', python3: 'python3' };
 
 /** Absolute path of an executable on PATH (plus the sbin folders where Debian puts daemons), or null. */
 export function findTool(name) {
