@@ -40,7 +40,8 @@ async function until(what, predicate, timeoutMs) {
 
 /**
  * Opens `count` idle connections to `subject` (`parallel` handshakes at a time), measures, and
- * closes them. Resolves with bytes per connection of RSS and of tcmalloc's allocated memory.
+ * closes them. Resolves with bytes per connection of RSS and of tcmalloc's allocated memory,
+ * and the RSS before.
  */
 export async function idleRound(subject, { count, parallel = 200, timeoutMs = 30_000 }) {
   await until(`(${subject.id}) still has connections open`, async () => (await subject.activeConnections()) === 0, timeoutMs);
@@ -67,7 +68,7 @@ export async function idleRound(subject, { count, parallel = 200, timeoutMs = 30
     await sleep(500);
     const rss = rssBytes(subject.pid);
     const heap = (await subject.memory()).allocated;
-    return { rssPerConnection: (rss - rss0) / count, heapPerConnection: (heap - heap0) / count, rss0, heap0 };
+    return { rssPerConnection: (rss - rss0) / count, heapPerConnection: (heap - heap0) / count, rssAtRest: rss0 };
   } finally {
     for (const socket of sockets) socket.destroy();
     await until(`(${subject.id}) kept connections open after the client closed them`, async () => (await subject.activeConnections()) === 0, timeoutMs);

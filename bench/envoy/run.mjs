@@ -88,31 +88,34 @@ const medians = (perSubject) => Object.values(perSubject).map((v) => [...v].sort
 async function measure(subjects, { floor, backend, wrk, plan, settings, profilers }) {
   const data = {};
   const round = (s, seconds) => connectionRound({ wrk, subject: s, backendPid: backend.pid, loadCores: plan.load, seconds, connections: settings.wrkConnections });
-  const phase = (label, measureOne, rounds = settings.rounds) => interleaved({ subjects, rounds, label, measure: measureOne, progress });
+  const phase = (label, measureOne, rounds = settings.rounds, among = subjects) => interleaved({ subjects: among, rounds, label, measure: measureOne, progress });
 
   if (settings.phases.includes('memory')) {
     // First, on processes that have served only the guard: Envoy's heap keeps the pages it once
     // used, so after the load rounds a second batch of connections would add little RSS.
     data.memory = await phase(`memory, ${settings.idle.toLocaleString('en-US')} idle connections`, async (s) => {
       const m = await idleRound(s, { count: settings.idle });
-      return { rssPerConnection: m.rssPerConnection, heapPerConnection: m.heapPerConnection };
+      return { rssAtRest: m.rssAtRest, rssPerConnection: m.rssPerConnection, heapPerConnection: m.heapPerConnection };
     }, 1);
   }
 
   // Warm-up: every subject's code paths, buffers and Wasm tiers, before any round counts.
   await phase('warm-up', async (s) => {
     await round(s, 1);
+    if (s === floor) return {};
     await pacedRound({ port: s.port, rate: 500, seconds: 0.4 });
     await download(s.port, settings.transferBytes);
     await upload(s.port, settings.transferBytes);
     return {};
-  }, 1);
+  }, 1, [...subjects, floor]);
 
   if (settings.phases.includes('connections')) {
+    // The floor module joins these rounds only: it differs from (d) and (f) per connection, not
+    // per byte or per idle connection.
     data.connections = await phase('connections', async (s) => {
       const m = await round(s, settings.connectionSeconds);
       return { perSecond: m.perSecond, cpuNs: m.cpuNsPerConnection, workerBusy: m.workerBusy, nginxCpu: m.nginxCpu };
-    });
+    }, settings.rounds, [...subjects, floor]);
   }
 
   if (settings.phases.includes('latency')) {
@@ -198,11 +201,10 @@ async function main() {
   let data;
   try {
     progress(`bench:envoy: Envoy ${version}, ${plan.note}\nguard: each subject's upstream bytes, decoded ...`);
-    const profiled = profilers === null ? [] : [FLOOR];
-    await guardSubjects([...SUBJECTS, ...profiled], { files, startEnvoy });
+    await guardSubjects([...SUBJECTS, FLOOR], { files, startEnvoy });
     progress(' ok\n');
     backend = await startBackend({ largeBytes: settings.transferBytes, maxConnections: settings.idle, pin: (c, a) => pinnedCommand(plan.load, c, a) });
-    for (const s of [...SUBJECTS, ...profiled]) subjects.push(await startSubject(s, { backend, files, startEnvoy }));
+    for (const s of [...SUBJECTS, FLOOR]) subjects.push(await startSubject(s, { backend, files, startEnvoy }));
     // Wiring: nginx read the PROXY header from every subject that sends one.
     for (const s of subjects) {
       const { status, body, localPort } = await fetchOnce(s.port, '/whoami');
@@ -219,7 +221,7 @@ async function main() {
     if (!stopping) await stopAll();
   }
 
-  const report = buildReport({ data, settings, subjects: SUBJECTS });
+  const report = buildReport({ data, settings, subjects: [...SUBJECTS, FLOOR] });
   const machine = {
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
@@ -234,7 +236,7 @@ async function main() {
   console.log(`Envoy ${version} (--concurrency 1), ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}; ${plan.note}; load average ${machine.loadAverage.before.toFixed(2)} before, ${machine.loadAverage.after.toFixed(2)} after; ${startedAt.toISOString().slice(0, 10)}; ${seconds.toFixed(0)} s`);
   const missed = report.targetList.filter((t) => !t.met).length;
   console.log(missed === 0 ? 'Every target met.' : `${missed} target(s) missed.`);
-  const json = { date: startedAt.toISOString(), envoy: { version, binary: envoy }, machine, settings, seconds, subjects: SUBJECTS.map(({ id, what }) => ({ id, what })), targets: report.targetList, rounds: data };
+  const json = { date: startedAt.toISOString(), envoy: { version, binary: envoy }, machine, settings, seconds, subjects: [...SUBJECTS, FLOOR].map(({ id, what }) => ({ id, what })), targets: report.targetList, rounds: data };
   writeFileSync(RESULTS, `${JSON.stringify(json, null, 2)}\n`);
   console.log(`Figures and every round written to ${RESULTS}`);
 }

@@ -63,13 +63,14 @@ export const SUBJECTS = [
 ];
 
 /**
- * Profiled beside the others with --profile: a module that makes exactly the host calls every
- * PPv2 filter must make (two property reads, one prepend) and prepends a constant header, with
- * no parsing and no encoding, so that (d) against it is what the module's own logic costs.
+ * In the connection rounds and the profile only: a module that makes exactly the host calls
+ * every PPv2 filter must make (two property reads, one prepend) and prepends a constant header,
+ * with no parsing and no encoding. (floor) against (f) is what Envoy charges for those calls,
+ * (d) against (floor) what the module's own logic adds.
  */
 export const FLOOR = {
   id: 'floor',
-  what: 'bench/fixtures/floor-proxy.wat: only the host calls every PPv2 filter makes, and a constant header',
+  what: 'bench/fixtures/floor-proxy.wat in the same slot, in the connection rounds only: exactly the host calls every PPv2 filter makes (two property reads, one prepend) and a constant header, no parsing or encoding',
   module: 'floor',
   tlvs: [],
   // The header floor-proxy.wat prepends, whatever the connection.

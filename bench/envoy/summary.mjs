@@ -32,11 +32,13 @@ export function figuresTable(subjects, sections) {
   const rows = [`| | ${ids.map((id) => `(${id})`).join(' | ')} |`, `|---|${ids.map(() => '---:').join('|')}|`];
   for (const { heading, figures } of sections) {
     rows.push(`| **${heading}** |${ids.map(() => ' ').join('|')}|`);
+    // A subject measured in only some phases (the floor module) shows a dash in the others.
+    const cells = (values, digits) => ids.map((id) => (values[id] === undefined ? '—' : fmt(values[id], digits))).join(' | ');
     for (const f of figures) {
-      rows.push(`| ${f.title} (${f.unit}) | ${ids.map((id) => fmt(f.value[id], f.digits)).join(' | ')} |`);
+      rows.push(`| ${f.title} (${f.unit}) | ${cells(f.value, f.digits)} |`);
       if (f.toA !== null) {
-        rows.push(`| &nbsp;&nbsp;× (a) | ${ids.map((id) => fmt(f.toA[id], 3)).join(' | ')} |`);
-        rows.push(`| &nbsp;&nbsp;× (b) | ${ids.map((id) => fmt(f.toB[id], 3)).join(' | ')} |`);
+        rows.push(`| &nbsp;&nbsp;× (a) | ${cells(f.toA, 3)} |`);
+        rows.push(`| &nbsp;&nbsp;× (b) | ${cells(f.toB, 3)} |`);
       }
     }
   }
@@ -45,10 +47,11 @@ export function figuresTable(subjects, sections) {
 
 /**
  * A target on a ratio of two subjects' rounds (`op` '>=' or '<='), or on a difference of two
- * medians (`difference: true`, in the figure's own unit). Beside it, the same ratio for the two
- * identical subjects (b') and (b): how far apart this figure puts two subjects that are the same.
+ * medians (`difference: true`, in the figure's own unit); with no `op`, a ratio shown for what it
+ * explains. Beside it, the same ratio for the two identical subjects (b') and (b): how far
+ * apart this figure puts two subjects that are the same.
  */
-export function checkTarget({ name, rounds, subject, base, op, limit, difference = false, unit = '×', digits = 3 }) {
+export function checkTarget({ name, rounds, subject, base, op = null, limit = null, difference = false, unit = '×', digits = 3 }) {
   let value;
   let noise;
   let note = '';
@@ -64,7 +67,7 @@ export function checkTarget({ name, rounds, subject, base, op, limit, difference
       note = `middle half of rounds ${fmt(lo, 2)}–${fmt(hi, 2)}`;
     }
   }
-  const met = op === '>=' ? value >= limit : value <= limit;
+  const met = op === null ? null : op === '>=' ? value >= limit : value <= limit;
   return { name, value, op, limit, unit, digits, met, note, noise };
 }
 
@@ -72,9 +75,10 @@ export function targetsTable(targets) {
   const rows = ["| Target | Value | Limit | Met | Same figure, (b') against (b) |", '|---|---:|---|:---:|---:|'];
   const show = (t, v) => (t.unit === '×' ? `${fmt(v, t.digits)}×` : `${fmt(v, t.digits)} ${t.unit}`);
   for (const t of targets) {
-    const limit = `${t.op === '>=' ? '≥' : '≤'} ${t.unit === '×' ? `${fmt(t.limit, 2)}×` : `${fmt(t.limit, t.digits)} ${t.unit}`}`;
+    const limit = t.op === null ? '—' : `${t.op === '>=' ? '≥' : '≤'} ${t.unit === '×' ? `${fmt(t.limit, 2)}×` : `${fmt(t.limit, t.digits)} ${t.unit}`}`;
+    const met = t.met === null ? '' : t.met ? 'met' : '**missed**';
     const name = t.note === '' ? t.name : `${t.name} <sub>(${t.note})</sub>`;
-    rows.push(`| ${name} | ${show(t, t.value)} | ${limit} | ${t.met ? 'met' : '**missed**'} | ${show(t, t.noise)} |`);
+    rows.push(`| ${name} | ${show(t, t.value)} | ${limit} | ${met} | ${show(t, t.noise)} |`);
   }
   return rows.join('\n');
 }
@@ -104,6 +108,15 @@ export function buildReport({ data, settings, subjects }) {
         checkTarget({ name: `(d) ${what} / (b)`, rounds: perRound, subject: 'd', base: 'b', op: '>=', limit: 0.9 }),
         checkTarget({ name: `(d) ${what} / (f), the module's own share`, rounds: perRound, subject: 'd', base: 'f', op: '>=', limit: 0.97 }),
         checkTarget({ name: `(e) ${what} / (b)`, rounds: perRound, subject: 'e', base: 'b', op: '>=', limit: 0.85 }),
+      );
+    }
+    // Where (d)'s distance from (f) lies: the floor module makes the same host calls and
+    // nothing else, so floor / (f) is what Envoy charges for them and (d) / floor what the
+    // module's own logic adds.
+    if (capacity.floor !== undefined) {
+      targets.push(
+        checkTarget({ name: '(floor) connections per Envoy CPU-second / (f): the host calls every PPv2 filter makes', rounds: capacity, subject: 'floor', base: 'f' }),
+        checkTarget({ name: '(d) connections per Envoy CPU-second / (floor): the module\'s own logic', rounds: capacity, subject: 'd', base: 'floor' }),
       );
     }
   }
@@ -139,6 +152,7 @@ export function buildReport({ data, settings, subjects }) {
     sections.push({
       heading: `Memory: ${settings.idle.toLocaleString('en-US')} idle connections open at once, each after one request (fresh processes; scaled to 10,000)`,
       figures: [
+        figure({ title: 'Envoy RSS before them, after one request', unit: 'MiB', rounds: m.rssAtRest, scale: 1 / MiB, digits: 1 }),
         figure({ title: 'Envoy RSS per 10,000 idle connections', unit: 'MiB', rounds: m.rssPerConnection, scale: 10_000 / MiB, digits: 1 }),
         figure({ title: 'Envoy heap in use (tcmalloc) per 10,000', unit: 'MiB', rounds: m.heapPerConnection, scale: 10_000 / MiB, digits: 1 }),
       ],
