@@ -4,9 +4,6 @@
 // in the same rounds), then the targets, and writes every round to bench/envoy-results.json
 // with the Envoy version, the machine and its load average.
 //
-//   node bench/envoy/run.mjs [--rounds 8] [--rate N] [--only memory,connections,latency,throughput]
-//                            [--profile]
-//
 // Needs: Envoy (scripts/install-envoy.sh, or PPV2_ENVOY), nginx, wrk and taskset (Debian:
 // apt-get install -y nginx wrk util-linux), and a built module (npm run build); --profile also
 // needs perf and strace (linux-perf, strace).
@@ -14,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parse, UsageError } from '../../dist/cli/args.js';
 import { startEnvoy } from '../../dist/deploy/envoy-launcher.js';
 import { envoyBinary } from '../../tests/e2e/tools.mjs';
 import { startBackend } from './backend.mjs';
@@ -34,22 +31,36 @@ const RESULTS = fileURLToPath(new URL('../envoy-results.json', import.meta.url))
 const PHASES = ['memory', 'connections', 'latency', 'throughput'];
 
 const OPTIONS = {
-  rounds: { type: 'string', default: '8' },
-  // wrk's -d takes whole seconds.
-  'connection-seconds': { type: 'string', default: '1' },
-  'wrk-connections': { type: 'string', default: '64' },
-  'latency-seconds': { type: 'string', default: '1.5' },
-  rate: { type: 'string' },
-  'transfer-mib': { type: 'string', default: '256' },
-  idle: { type: 'string' },
-  only: { type: 'string' },
-  profile: { type: 'boolean', default: false },
+  rounds: { type: 'string', value: 'N' },
+  'connection-seconds': { type: 'string', value: 'S' },
+  'wrk-connections': { type: 'string', value: 'N' },
+  'latency-seconds': { type: 'string', value: 'S' },
+  rate: { type: 'string', value: 'N' },
+  'transfer-mib': { type: 'string', value: 'N' },
+  idle: { type: 'string', value: 'N' },
+  only: { type: 'string', value: 'PHASES' },
+  profile: { type: 'boolean' },
 };
+const DEFAULTS = { rounds: '8', 'connection-seconds': '1', 'wrk-connections': '64', 'latency-seconds': '1.5', 'transfer-mib': '256' };
+
+const USAGE = `usage: npm run bench:envoy [-- --profile] [--rounds N] [--only PHASE[,PHASE...]] [...]
+  --rounds N               interleaved rounds of every figure (default 8)
+  --only PHASES            run these phases only: ${PHASES.join(', ')} (default: all)
+  --connection-seconds S   one wrk run, whole seconds (default 1)
+  --wrk-connections N      connections wrk keeps open at a time (default 64)
+  --latency-seconds S      one latency round (default 1.5)
+  --rate N                 latency requests per second (default: a fifth of the slowest subject's connection rate)
+  --transfer-mib N         MiB per download and per upload (default 256)
+  --idle N                 idle connections for the memory figure (default 10000, or what the open-file limit allows)
+  --profile                add where Envoy's CPU goes: perf and strace under the same load
+  -h, --help               show this help
+Needs Envoy (bash scripts/install-envoy.sh, or PPV2_ENVOY), nginx, wrk and taskset; --profile also
+perf and strace. Prints the tables on stdout and writes every round to bench/envoy-results.json.`;
 
 function number(values, name, { integer = false } = {}) {
-  const v = Number(values[name]);
+  const v = Number(values[name] ?? DEFAULTS[name]);
   if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
-    throw new Error(`--${name}: expected a ${integer ? 'whole ' : ''}number above 0 (got ${JSON.stringify(values[name])})`);
+    throw new UsageError(`--${name}: expected a ${integer ? 'whole ' : ''}number above 0 (got ${JSON.stringify(values[name])})`);
   }
   return v;
 }
@@ -67,9 +78,9 @@ function readSettings(values) {
     idle: values.idle === undefined ? Math.min(10_000, Math.floor((openFileLimit() - 1000) / 2000) * 1000) : number(values, 'idle', { integer: true }),
     rate: values.rate === undefined ? undefined : number(values, 'rate'),
     phases: values.only === undefined ? PHASES : values.only.split(',').map((p) => p.trim()),
-    profile: values.profile,
+    profile: values.profile === true,
   };
-  for (const p of settings.phases) if (!PHASES.includes(p)) throw new Error(`--only: unknown phase "${p}" (phases: ${PHASES.join(', ')})`);
+  for (const p of settings.phases) if (!PHASES.includes(p)) throw new UsageError(`--only: unknown phase "${p}" (phases: ${PHASES.join(', ')})`);
   return settings;
 }
 
@@ -169,7 +180,20 @@ async function checkCounters(subjects) {
 }
 
 async function main() {
-  const settings = readSettings(parseArgs({ options: OPTIONS }).values);
+  let settings;
+  try {
+    const values = parse(process.argv.slice(2), OPTIONS);
+    if (values.help) {
+      console.log(USAGE);
+      return;
+    }
+    settings = readSettings(values);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`bench:envoy: ${error.message}\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
   const envoy = envoyBinary();
   if (envoy === null) throw new Error('Envoy is not installed: bash scripts/install-envoy.sh (or set PPV2_ENVOY to an Envoy binary)');
   const wrk = requireWrk();
