@@ -258,7 +258,7 @@ async function main() {
   console.log(`${report.subjects}\n\n${report.figures}\n\n${report.targets}\n`);
   if (data.profile) console.log(`${profileTable(data.profile)}\n`);
   console.log(`Envoy ${version} (--concurrency 1), ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}; ${plan.note}; load average ${machine.loadAverage.before.toFixed(2)} before, ${machine.loadAverage.after.toFixed(2)} after; ${startedAt.toISOString().slice(0, 10)}; ${seconds.toFixed(0)} s`);
-  const missed = report.targetList.filter((t) => !t.met).length;
+  const missed = report.targetList.filter((t) => t.met === false).length;
   console.log(missed === 0 ? 'Every target met.' : `${missed} target(s) missed.`);
   const json = { date: startedAt.toISOString(), envoy: { version, binary: envoy }, machine, settings, seconds, subjects: [...SUBJECTS, FLOOR].map(({ id, what }) => ({ id, what })), targets: report.targetList, rounds: data };
   writeFileSync(RESULTS, `${JSON.stringify(json, null, 2)}\n`);
