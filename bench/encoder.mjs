@@ -17,7 +17,6 @@ async function compile() {
       'bench/encoder.ts',
       '--baseDir', root,
       '--config', 'bench/encoder.asconfig.json',
-      '--transform', `${root}assembly/transform/utf8.mjs`,
       '--outFile', 'encoder.wasm',
     ],
     { stdout: asc.createMemoryStream(), stderr, writeFile: (name, contents) => { files[name] = contents; } },

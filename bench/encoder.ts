@@ -4,14 +4,14 @@
 // timed here, alone, from the same sources: a loop of `n` headers per call keeps the
 // JavaScript-to-Wasm call out of the figure.
 
-import { ADDRESS_RECORD_SIZE, OFF_PORT, pairFamily, parseAddress } from "../assembly/address";
+import { ADDRESS_SIZE, Address, pairFamily, parseAddress } from "../assembly/address";
 import { PP2_MAX_HEADER, PP2_TYPE_ALPN, PP2_TYPE_AUTHORITY, PP2_TYPE_UNIQUE_ID, v2AppendTlv, v2Begin, v2Finish } from "../assembly/ppv2";
 
 const INPUT_SIZE: i32 = 256;
 const input = memory.data(INPUT_SIZE, 8);
 const header = memory.data(PP2_MAX_HEADER, 8);
-const source = memory.data(<i32>ADDRESS_RECORD_SIZE, 8);
-const destination = memory.data(<i32>ADDRESS_RECORD_SIZE, 8);
+const source = changetype<Address>(memory.data(ADDRESS_SIZE, 8));
+const destination = changetype<Address>(memory.data(ADDRESS_SIZE, 8));
 
 // Layout of `input`, written by the caller: the two address strings, then the three TLV values.
 let srcLen: i32 = 0;
@@ -55,7 +55,7 @@ export function setTlvs(offset: i32, authority: i32, uniqueId: i32, alpn: i32): 
 export function encode(n: i32, family: u8, withTlvs: bool): i32 {
   let length = 0;
   for (let i = 0; i < n; i++) {
-    store<u16>(source + OFF_PORT, <u16>i);
+    source.port = <u16>i;
     length = v2Begin(header, PP2_MAX_HEADER, family, source, destination);
     if (withTlvs) {
       let p = input + <usize>tlvOff;
@@ -68,7 +68,7 @@ export function encode(n: i32, family: u8, withTlvs: bool): i32 {
     }
     length = v2Finish(header, PP2_MAX_HEADER, length, withTlvs);
   }
-  store<u16>(source + OFF_PORT, 0);
+  source.port = 0;
   return length;
 }
 
