@@ -165,7 +165,8 @@ export function hexValue(c: i32): i32 {
   return -1;
 }
 
-export function isDecimalDigit(c: i32): bool {
+// @ts-ignore: decorator
+@inline export function isDecimalDigit(c: i32): bool {
   return c >= 0x30 && c <= 0x39;
 }
 

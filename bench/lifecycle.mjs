@@ -5,7 +5,7 @@
 import { startPlugin } from '../dist/host/index.js';
 import { CONNECTION, PAYLOAD, TLV_CONFIG, TLV_CONNECTION } from './subjects.mjs';
 import { expectCounter, expectHeader, expectSame, expectUntouched } from './guard.mjs';
-import { median, spread, target } from './report.mjs';
+import { median, spread } from './report.mjs';
 
 const SECTION = '1. Per connection, in V8 (median of interleaved rounds)';
 /** The callbacks of one lifecycle: context_create, new_connection, downstream_data, downstream_connection_close, done, log, delete. */
@@ -113,10 +113,13 @@ export async function lifecycleBench(report, modules, { rounds = 40, perRound = 
   report.add(SECTION, 'release module, IPv4, no TLVs', median(ns.filter), 'ns');
   const ipv4 = perRoundOf((i) => ns.filter[i] / ns.floor[i]);
   const withTlvs = perRoundOf((i) => ns.filterTlv[i] / ns.floorTlv[i]);
-  report.add(SECTION, 'release / floor, IPv4', median(ipv4), '×', target('<=', 1.25), spread(ipv4));
+  // No target on these two: the floor is this host's price for the required calls, and a faster
+  // host makes the same module's ratio worse. The module's share is budgeted where it runs, in
+  // Envoy (npm run bench:envoy: (d) against (f) and (floor)).
+  report.add(SECTION, 'release / floor, IPv4', median(ipv4), '×', null, spread(ipv4));
   report.add(SECTION, 'floor module, IPv4 + authority + unique_id + CRC32C (floor-tlv.wat)', median(ns.floorTlv), 'ns');
   report.add(SECTION, 'release module, IPv4 + authority + unique_id + CRC32C', median(ns.filterTlv), 'ns');
-  report.add(SECTION, 'release / floor, with TLVs', median(withTlvs), '×', target('<=', 1.25), spread(withTlvs));
+  report.add(SECTION, 'release / floor, with TLVs', median(withTlvs), '×', null, spread(withTlvs));
   report.add(SECTION, "release module's own work per connection, IPv4 (release − floor)", median(perRoundOf((i) => ns.filter[i] - ns.floor[i])), 'ns');
   report.add(SECTION, "release module's own work per connection, with TLVs", median(perRoundOf((i) => ns.filterTlv[i] - ns.floorTlv[i])), 'ns');
   report.add(SECTION, 'host cost per callback into Wasm (no-op / 7)', median(ns.noop) / CALLBACKS_PER_LIFECYCLE, 'ns');
