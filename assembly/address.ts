@@ -106,8 +106,9 @@ function isIP(a: Address): bool {
 /**
  * The PROXY v2 family for a source/destination pair:
  * - both IPv4, or both IPv4-mapped, or one of each: TCP4. A mapped address is
- *   an IPv4 client seen through a dual-stack socket; sending TCP4 keeps the
- *   backend's IPv4 ACLs and logs working.
+ *   an IPv4 endpoint written the IPv6 way (one from a downstream PROXY header,
+ *   say; Envoy reports a dual-stack listener's IPv4 clients as plain IPv4);
+ *   sending TCP4 keeps the backend's IPv4 ACLs and logs working.
  * - both IP otherwise: TCP6, any IPv4 side promoted to ::ffff:a.b.c.d (v2 has
  *   no mixed family; this is what strict receivers accept).
  * - both paths: UNIX stream.

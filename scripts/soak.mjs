@@ -336,7 +336,7 @@ function reportEnvoy(r) {
     if (r.stats[name] !== made) fail(`envoy: ${name} is ${r.stats[name]}, not ${made}`);
   }
   if (r.accessLogLines !== made) fail(`envoy: ${r.accessLogLines} access-log lines for ${made} connections`);
-  for (const name of ['wasmcustom.ppv2.local_fallbacks', 'wasmcustom.ppv2.closed_by_policy', 'wasmcustom.ppv2.tlvs_omitted']) {
+  for (const name of ['wasmcustom.ppv2.local_fallbacks', 'wasmcustom.ppv2.closed_by_policy', 'wasmcustom.ppv2.tlvs_omitted', 'wasmcustom.ppv2.closed_on_error']) {
     if (r.stats[name] !== 0) fail(`envoy: ${name} is ${r.stats[name]}`);
   }
   if (r.end.openFds > r.start.openFds) fail(`envoy: ${r.end.openFds - r.start.openFds} file descriptors left open`);

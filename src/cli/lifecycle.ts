@@ -45,8 +45,8 @@ export function listen(server: Server, host: string, port: number, command: stri
     };
     server.once('error', onError);
     // A deep accept queue, as Envoy's listeners have (tcp_backlog_size defaults
-    // to the kernel's somaxconn): with Node's 511, a burst of 1,000 clients
-    // overflowed it and the kernel reset a few before we saw them (npm run soak).
+    // to the kernel's somaxconn): Node's 511 is overflowed by a burst of 1,000
+    // clients (npm run soak), and the kernel resets some before they are accepted.
     server.listen({ host, port, exclusive: true, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', onError);
       // Later errors (e.g. EMFILE on accept) are reported, never fatal.

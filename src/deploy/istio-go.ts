@@ -5,7 +5,7 @@
 //
 // The build is cached: the binary is rebuilt only when a source file in
 // tests/istio is newer than it. The first build downloads Istio's modules
-// from the Go module proxy and compiles them (a few minutes on two cores);
+// from the Go module proxy and compiles them (a few minutes);
 // a rebuild after a change takes seconds, from Go's build cache.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';

@@ -14,8 +14,9 @@ const INT64_MIN = -(1n << 63n);
 
 /**
  * Formats a socket address the way Envoy prints it in `source.address`/`destination.address`:
- * `1.2.3.4:5678`, `[2001:db8::1]:443`. Node reports IPv4 peers of a dual-stack socket as
- * `::ffff:1.2.3.4`; Envoy then sees an IPv6 address too and prints `[::ffff:1.2.3.4]:5678`.
+ * `1.2.3.4:5678`, `[2001:db8::1]:443`. An IPv4-mapped address gives `[::ffff:1.2.3.4]:5678`,
+ * as Envoy prints one; Node reports the IPv4 peers of a dual-stack socket that way, where Envoy
+ * reports them as plain IPv4 (`ppv2-wasm proxy` converts them, src/cli/proxy.ts).
  */
 export function envoyAddress(ip: string, port: number): string {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {

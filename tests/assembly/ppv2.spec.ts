@@ -82,7 +82,7 @@ describe("v2 address blocks", () => {
     );
   });
 
-  it("both sides IPv4-mapped (dual-stack listener, IPv4 client): TCP4 with the plain IPv4 addresses", () => {
+  it("both sides IPv4-mapped (as a downstream PROXY header can give them): TCP4 with the plain IPv4 addresses", () => {
     expect<string>(header("[::ffff:192.0.2.10]:40000", "[::ffff:192.0.2.1]:443")).toBe(
       SIG + "2111000c" + "c000020a" + "c0000201" + "9c40" + "01bb",
     );

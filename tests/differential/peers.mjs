@@ -154,7 +154,7 @@ export async function startRecorder(host = '127.0.0.1') {
     /**
      * Drops the connections accepted and not handed out, so that the next
      * accept() is the next case's. A case leaves none behind; a stray can
-     * still come: the machine is shared, and another test's "dead" port may
+     * still come: tests run in parallel, and another test's "dead" port may
      * be one of ours by now.
      */
     forget() {

@@ -76,7 +76,7 @@ const VECTORS = [
     expect: { command: 'PROXY', family: 'TCP6', source: ['::ffff:1.2.3.4', 1000], destination: ['2001:db8::2', 443], tlvs: [] },
   },
   {
-    name: 'both sides IPv4-mapped (a dual-stack listener) become TCP4',
+    name: 'both sides IPv4-mapped (as a downstream PROXY header can give them) become TCP4',
     conn: { source: '[::ffff:1.2.3.4]:5678', destination: '[::ffff:5.6.7.8]:80' },
     config: '{}',
     hex: SIG + '2111' + '000c' + '01020304' + '05060708' + '162e' + '0050',
