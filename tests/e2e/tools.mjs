@@ -1,6 +1,7 @@
 // The Debian tools the e2e tests drive. Under CI=true a missing tool fails
 // the test (.ci/run installs them); elsewhere the test is skipped with a
 // message that says how to install it.
+import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -58,4 +59,19 @@ export function requireEnvoy(t) {
   if (process.env.CI === 'true') assert.fail(`Envoy is not installed, and CI=true makes that a failure (install it: ${install})`);
   t.skip(`Envoy is not installed (install it: ${install})`);
   return null;
+}
+
+/** The release an Envoy binary reports (`envoy --version`: ".../1.40.0/Clean/RELEASE/..."), e.g. "1.40.0". */
+export function envoyVersion(binary) {
+  const text = execFileSync(binary, ['--version'], { encoding: 'utf8' });
+  const match = /\/(\d+\.\d+\.\d+)\//.exec(text);
+  if (!match) throw new Error(`${binary} --version names no release: ${text.trim()}`);
+  return match[1];
+}
+
+/** Whether release `a` ("1.38.2") comes before release `b`. */
+export function envoyBefore(a, b) {
+  const [x, y] = [a, b].map((v) => v.split('.').map(Number));
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] < y[i];
+  return false;
 }
