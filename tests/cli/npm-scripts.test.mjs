@@ -23,7 +23,7 @@ const mtimes = () => BUILD_OUTPUTS.map((file) => statSync(`${ROOT}${file}`).mtim
 
 test('--help on every npm script that runs a program prints its usage without building', async () => {
   const before = mtimes();
-  const scripts = ['start', 'start:envoy', 'bench', 'fuzz', 'soak', 'image', 'validate'];
+  const scripts = ['start', 'start:envoy', 'bench', 'bench:envoy', 'fuzz', 'soak', 'image', 'validate'];
   for (const script of scripts) {
     for (const flag of script === 'bench' ? ['--help', '-h'] : ['--help']) {
       const { code, stdout, stderr } = await npm(['run', '--silent', script, '--', flag], { cwd: ROOT, timeout: 60_000 })
