@@ -1,4 +1,4 @@
-// `npm run bench`: every figure of issue 6 beside its target, as a markdown table on stdout and
+// `npm run bench`: every figure beside its target, as a markdown table on stdout and
 // as JSON in bench/results.json (with the machine and Node version). Not part of `npm test`.
 //
 //   node bench/run.mjs [--only lifecycle,counts,encoder,memory,size,proxy]
