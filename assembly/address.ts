@@ -14,6 +14,7 @@
 // parses, no guessing. The caller then applies `on_unknown_address`.
 
 import { hexValue, isDecimalDigit } from "./bytes";
+import { AT_SIGN, COLON, DIGIT_ZERO, DOT, LEFT_BRACKET, PERCENT, RIGHT_BRACKET, SLASH } from "./ascii";
 
 export enum AddressKind {
   /** Unknown: missing, malformed, or a form PROXY cannot express */
@@ -64,15 +65,6 @@ export const FAM_UNSPEC: u8 = 0x00;
 export const FAM_TCP4: u8 = 0x11;
 export const FAM_TCP6: u8 = 0x21;
 export const FAM_UNIX_STREAM: u8 = 0x31;
-
-const AT_SIGN: i32 = 0x40;
-const SLASH: i32 = 0x2f;
-const LEFT_BRACKET: i32 = 0x5b;
-const RIGHT_BRACKET: i32 = 0x5d;
-const COLON: i32 = 0x3a;
-const DOT: i32 = 0x2e;
-const PERCENT: i32 = 0x25;
-const DIGIT_ZERO: i32 = 0x30;
 
 function clear(out: Address): void {
   memory.fill(changetype<usize>(out), 0, <usize>ADDRESS_SIZE);

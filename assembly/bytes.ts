@@ -7,6 +7,8 @@
 // data (UTF-16), and the line writer turns their ASCII into bytes as it copies
 // them, which only happens when a line is logged.
 
+import { DELETE, DOUBLE_QUOTE, QUESTION_MARK } from "./ascii";
+
 /** A run of bytes in linear memory: where it starts and how many there are. */
 @unmanaged
 export class Bytes {
@@ -71,10 +73,6 @@ export function isText(p: usize, n: i32, ascii: bool): bool {
 const LINE_CAPACITY: i32 = 1024;
 const line = memory.data(LINE_CAPACITY);
 let lineLength: i32 = 0;
-
-const QUESTION_MARK: i32 = 0x3f;
-const DOUBLE_QUOTE: i32 = 0x22;
-const DELETE: i32 = 0x7f;
 
 /** Starts a new line (the line being written is the module's log line buffer). */
 export function lineStart(): void {

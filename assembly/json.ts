@@ -13,6 +13,7 @@
 // bounded (MAX_DEPTH) so hostile input cannot exhaust the wasm stack.
 
 import { hexValue, isDecimalDigit, utf8SequenceAt } from "./bytes";
+import { BACKSLASH, CARRIAGE_RETURN, COLON, COMMA, DIGIT_ZERO, DOT, DOUBLE_QUOTE, LEFT_BRACE, LEFT_BRACKET, LINE_FEED, LOWER_B, LOWER_E, LOWER_F, LOWER_N, LOWER_R, LOWER_T, LOWER_U, MINUS, PLUS, RIGHT_BRACE, RIGHT_BRACKET, SLASH, SPACE, TAB, UPPER_E } from "./ascii";
 
 export enum JsonKind {
   Invalid,
@@ -30,32 +31,6 @@ const MAX_DEPTH: i32 = 32;
 
 /** What smallIntegerAt gives for a number that is not an integer of at most 9 digits. */
 export const NOT_A_SMALL_INTEGER: i64 = i64.MIN_VALUE;
-
-const TAB: i32 = 0x09;
-const LINE_FEED: i32 = 0x0a;
-const CARRIAGE_RETURN: i32 = 0x0d;
-const SPACE: i32 = 0x20;
-const QUOTE: i32 = 0x22;
-const PLUS: i32 = 0x2b;
-const COMMA: i32 = 0x2c;
-const MINUS: i32 = 0x2d;
-const DOT: i32 = 0x2e;
-const SLASH: i32 = 0x2f;
-const DIGIT_ZERO: i32 = 0x30;
-const COLON: i32 = 0x3a;
-const UPPER_E: i32 = 0x45;
-const LEFT_BRACKET: i32 = 0x5b;
-const BACKSLASH: i32 = 0x5c;
-const RIGHT_BRACKET: i32 = 0x5d;
-const LOWER_B: i32 = 0x62;
-const LOWER_E: i32 = 0x65;
-const LOWER_F: i32 = 0x66;
-const LOWER_N: i32 = 0x6e;
-const LOWER_R: i32 = 0x72;
-const LOWER_T: i32 = 0x74;
-const LOWER_U: i32 = 0x75;
-const LEFT_BRACE: i32 = 0x7b;
-const RIGHT_BRACE: i32 = 0x7d;
 
 const HIGH_SURROGATE_FIRST: i32 = 0xd800;
 const HIGH_SURROGATE_LAST: i32 = 0xdbff;
@@ -82,8 +57,8 @@ function isLowSurrogate(u: i32): bool {
 /** The byte a one-letter escape stands for (`\n` is LF), or -1 when the letter is not one. */
 function shortEscape(letter: i32): i32 {
   switch (letter) {
-    case QUOTE:
-      return QUOTE;
+    case DOUBLE_QUOTE:
+      return DOUBLE_QUOTE;
     case BACKSLASH:
       return BACKSLASH;
     case SLASH:
@@ -181,7 +156,7 @@ export class JsonReader {
         return JsonKind.Object;
       case LEFT_BRACKET:
         return JsonKind.Array;
-      case QUOTE:
+      case DOUBLE_QUOTE:
         return JsonKind.String;
       case MINUS:
         return JsonKind.Number;
@@ -297,11 +272,11 @@ export class JsonReader {
   }
 
   private checkString(): bool {
-    if (!this.expectByte(QUOTE, "expected a string")) return false;
+    if (!this.expectByte(DOUBLE_QUOTE, "expected a string")) return false;
     while (true) {
       const c = this.byteAt(this.pos);
       if (c < 0) return this.fail("unterminated string");
-      if (c == QUOTE) break;
+      if (c == DOUBLE_QUOTE) break;
       if (c < 0x20) return this.fail("control byte in string");
       if (c == BACKSLASH) {
         const cp = this.escapeAt(this.pos + 1);
@@ -433,7 +408,7 @@ export class JsonReader {
     let i = at + 1;
     while (true) {
       const c = this.byteAt(i);
-      if (c == QUOTE) return n;
+      if (c == DOUBLE_QUOTE) return n;
       if (c == BACKSLASH) {
         const cp = this.escapeAt(i + 1);
         n += utf8Length(cp);
@@ -450,7 +425,7 @@ export class JsonReader {
     let i = at + 1;
     while (true) {
       const c = this.byteAt(i);
-      if (c == QUOTE) return;
+      if (c == DOUBLE_QUOTE) return;
       if (c == BACKSLASH) {
         const cp = this.escapeAt(i + 1);
         dst += <usize>writeUtf8(cp, dst);
@@ -468,7 +443,7 @@ export class JsonReader {
     let i = at + 1;
     for (let k = 0, n = s.length; k < n; k++) {
       let c = this.byteAt(i);
-      if (c == QUOTE) return false;
+      if (c == DOUBLE_QUOTE) return false;
       if (c == BACKSLASH) {
         const cp = this.escapeAt(i + 1);
         i += 1 + this.escapeLength(i + 1, cp);
@@ -478,7 +453,7 @@ export class JsonReader {
       }
       if (c != s.charCodeAt(k)) return false;
     }
-    return this.byteAt(i) == QUOTE;
+    return this.byteAt(i) == DOUBLE_QUOTE;
   }
 
   /**

@@ -7,15 +7,10 @@
 
 import { Address, FAM_TCP4, FAM_TCP6 } from "./address";
 import { hexDigit, writeDecimal } from "./bytes";
+import { CARRIAGE_RETURN, COLON, DOT, LINE_FEED, SPACE } from "./ascii";
 
 /** The longest v1 line the spec allows. */
 export const PP1_MAX_LINE: i32 = 107;
-
-const SPACE: i32 = 0x20;
-const DOT: i32 = 0x2e;
-const COLON: i32 = 0x3a;
-const CARRIAGE_RETURN: i32 = 0x0d;
-const LINE_FEED: i32 = 0x0a;
 
 function putByte(out: usize, at: i32, c: i32): i32 {
   store<u8>(out + <usize>at, <u8>c);

@@ -7,17 +7,12 @@
 // as "#hex" (DER) is not text; we do not send it. Pure.
 
 import { hexValue } from "./bytes";
+import { BACKSLASH, COMMA, EQUALS, HASH, PLUS } from "./ascii";
 
 /** commonName's answer when the subject has no CN attribute, or an empty one. */
 export const NO_COMMON_NAME: i32 = -1;
 /** commonName's answer when there is a CN but it cannot be sent: DER, malformed, or over `cap` bytes. */
 export const UNUSABLE_COMMON_NAME: i32 = -2;
-
-const COMMA: i32 = 0x2c;
-const PLUS: i32 = 0x2b;
-const EQUALS: i32 = 0x3d;
-const HASH: i32 = 0x23;
-const BACKSLASH: i32 = 0x5c;
 
 /** Whether the attribute at i is "CN=" (the type in either case). */
 function isCommonNameAt(ptr: usize, len: i32, i: i32): bool {
